@@ -1,0 +1,67 @@
+"""Entry point of `hcp`: parses arguments, reads Settings from the environment, dispatches.
+
+Subcommands live in their own modules; this file only wires them together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from cli import demo, publish, simulate, summary, worker
+from haochaping.settings import Settings, SettingsError
+
+SUBCOMMANDS = (worker, publish, simulate, summary, demo)
+
+ENVIRONMENT_HELP = """\
+settings (environment):
+  HCP_KAFKA_BOOTSTRAP   Kafka bootstrap servers (default 127.0.0.1:9092)
+  HCP_CLICKHOUSE_URL    chdb:///dir (embedded, default data/clickhouse) or
+                        http(s)://user:password@host:8123/database (a server)
+  HCP_DATA_DIR          data folder (default ./data)
+  HCP_TOPIC_PREFIX      prefix of every topic name (default "hcp.")
+  HCP_PARTITIONS        partitions of the ratings and case-event topics (default 4)
+  HCP_PSEUDONYM_KEY     key for pseudonymising rater ids (default: a random key
+                        kept in the data folder)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hcp",
+        description="好差评 tracing: trace negative government-service reviews to the step and office responsible.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in SUBCOMMANDS:
+        module.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("kafka", "aiokafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as error:
+        parser.error(str(error))
+    try:
+        return int(args.run(args, settings) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

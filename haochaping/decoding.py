@@ -1,0 +1,73 @@
+"""Bytes from the wire → a validated event, or a Rejection saying which field and why.
+
+The worker, the publisher and the batch commands all decode through here, so a
+message is judged the same way everywhere. Errors are values, not exceptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from haochaping.events import CaseEvent, Event, RatingEvent
+
+# Far above any honest event (a 2,000-character comment is ~6 kB); protects the worker.
+MAX_MESSAGE_BYTES = 64 * 1024
+
+EventKind = Literal["rating", "case"]
+
+_any_event: TypeAdapter[Event] = TypeAdapter(
+    Annotated[RatingEvent | CaseEvent, Field(discriminator="schema_")]
+)
+_KIND_OF_SCHEMA = {"hcp.rating/1": "rating", "hcp.case/1": "case"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a message was refused; the original bytes travel beside it to the dead-letter topic."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def decode_event(raw: bytes, expected: EventKind | None = None) -> Event | Rejection:
+    """Decode one JSON message; `expected` pins the kind a topic may carry."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return Rejection(f"message is {len(raw)} bytes, larger than the {MAX_MESSAGE_BYTES}-byte limit")
+    try:
+        event = _any_event.validate_json(raw)
+    except ValidationError as error:
+        return Rejection(describe_validation_error(error))
+    kind = "rating" if isinstance(event, RatingEvent) else "case"
+    if expected is not None and kind != expected:
+        return Rejection(f"schema: a {kind} event ({event.schema_}) on a topic for {expected} events")
+    return event
+
+
+def describe_validation_error(error: ValidationError, limit: int = 3) -> str:
+    """One line naming each bad field and the value it had."""
+    parts = []
+    for detail in error.errors()[:limit]:
+        location = [str(part) for part in detail["loc"]]
+        if location and location[0] in _KIND_OF_SCHEMA:
+            location = location[1:]  # drop the discriminator tag pydantic prepends
+        field = ".".join(location) or "message"
+        message = detail["msg"]
+        if detail["type"] == "json_invalid":
+            parts.append(f"not valid JSON: {detail.get('ctx', {}).get('error', message)}")
+            continue
+        if detail["type"] in ("missing", "union_tag_invalid", "union_tag_not_found"):
+            parts.append(f"{field}: {message}")
+            continue
+        value = repr(detail.get("input"))
+        if len(value) > 60:
+            value = value[:57] + "..."
+        parts.append(f"{field}: {message} (got {value})")
+    more = len(error.errors()) - limit
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)

@@ -1,0 +1,94 @@
+"""Runtime settings, read once from the environment into a frozen object.
+
+Nothing reads os.environ at import time; `Settings.from_env()` is called by the
+command line and passed down, so tests build their own Settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    # chdb:///abs/dir (embedded, default under data_dir) or http(s)://user:pw@host:8123/db
+    clickhouse_url: str = ""
+    data_dir: Path = Path("data")
+    topic_prefix: str = "hcp."
+    partitions: int = 4
+    consumer_group: str = "hcp-worker"
+    batch_max: int = 10_000
+    batch_seconds: float = 1.0
+    web_port: int = 6066
+    pseudonym_key: bytes = field(default=b"", repr=False)
+
+    @property
+    def topics(self) -> dict[str, str]:
+        p = self.topic_prefix
+        return {
+            "ratings": f"{p}ratings",
+            "cases": f"{p}case-events",
+            "deadletter": f"{p}deadletter",
+            "attributions": f"{p}attributions",
+        }
+
+    @property
+    def clickhouse(self) -> str:
+        if self.clickhouse_url:
+            return self.clickhouse_url
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def embedded_clickhouse(self) -> bool:
+        return self.clickhouse.startswith("chdb://")
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        def number(name: str, default: float, kind: type[int] | type[float]) -> Any:
+            raw = environ.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                return kind(raw)
+            except ValueError:
+                raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+
+        data_dir = Path(environ.get("HCP_DATA_DIR") or "data")
+        key = environ.get("HCP_PSEUDONYM_KEY", "")
+        return cls(
+            kafka_bootstrap=environ.get("HCP_KAFKA_BOOTSTRAP") or cls.kafka_bootstrap,
+            clickhouse_url=environ.get("HCP_CLICKHOUSE_URL", ""),
+            data_dir=data_dir,
+            topic_prefix=environ.get("HCP_TOPIC_PREFIX", cls.topic_prefix),
+            partitions=number("HCP_PARTITIONS", cls.partitions, int),
+            consumer_group=environ.get("HCP_CONSUMER_GROUP") or cls.consumer_group,
+            batch_max=number("HCP_BATCH_MAX", cls.batch_max, int),
+            batch_seconds=number("HCP_BATCH_SECONDS", cls.batch_seconds, float),
+            web_port=number("HCP_WEB_PORT", cls.web_port, int),
+            pseudonym_key=key.encode("utf-8") if key else _local_key(data_dir),
+        )
+
+
+def _local_key(data_dir: Path) -> bytes:
+    """A per-installation random key kept in the data folder, for when HCP_PSEUDONYM_KEY is unset."""
+    import secrets
+
+    path = data_dir / "pseudonym.key"
+    if path.exists():
+        return path.read_bytes()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32).encode("ascii")
+    path.write_bytes(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,34 @@
+"""How far the worker's consumer group is behind the end of its input topics.
+
+Offsets are committed only after ClickHouse holds the rows, so a lag of zero means
+everything published so far is queryable.
+"""
+
+from __future__ import annotations
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient
+
+from haochaping.settings import Settings
+from producers.topics import kafka_security
+
+
+def consumer_lag(settings: Settings) -> int:
+    """Messages in the ratings and case-event topics not yet committed by the worker group."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-lag", **kafka_security(settings))
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-lag", **kafka_security(settings))
+    try:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in (settings.topics["ratings"], settings.topics["cases"])
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        ends = consumer.end_offsets(partitions)
+        committed = admin.list_consumer_group_offsets(settings.consumer_group)
+        return sum(
+            max(0, ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
+            for tp in partitions
+        )
+    finally:
+        consumer.close()
+        admin.close()

@@ -1,0 +1,71 @@
+"""Creates the pipeline's topics and checks that ratings and case events are co-partitioned.
+
+Ratings are joined with their case's timeline inside one worker, so both topics
+must have the same partition count and the same key (the case id).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from haochaping.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Dead letters and attributions are not joined, so fewer partitions suffice.
+_PARTITIONED_BY_CASE = ("ratings", "cases", "attributions")
+
+
+class TopicLayoutError(RuntimeError):
+    pass
+
+
+def admin_client(settings: Settings) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-admin", **kafka_security(settings))
+
+
+def kafka_security(settings: Settings) -> dict[str, object]:
+    """Security options for kafka-python clients (SASL/SSL come in with the reliability work)."""
+    return {}
+
+
+def ensure_topics(settings: Settings) -> dict[str, int]:
+    """Create missing topics; return partitions per topic; refuse a layout that breaks the join."""
+    admin = admin_client(settings)
+    try:
+        wanted = {
+            name: (settings.partitions if role in _PARTITIONED_BY_CASE else 1)
+            for role, name in settings.topics.items()
+        }
+        existing = set(admin.list_topics())
+        to_create = [NewTopic(name, count, 1) for name, count in wanted.items() if name not in existing]
+        if to_create:
+            try:
+                admin.create_topics(to_create)
+                log.info("created topics %s", ", ".join(topic.name for topic in to_create))
+            except TopicAlreadyExistsError:
+                pass  # another process created them between our list and create
+        counts = partition_counts(admin, list(wanted))
+    finally:
+        admin.close()
+    check_co_partitioned(settings, counts)
+    return counts
+
+
+def partition_counts(admin: KafkaAdminClient, topics: list[str]) -> dict[str, int]:
+    described = admin.describe_topics(topics)
+    return {topic["name"]: len(topic["partitions"]) for topic in described}
+
+
+def check_co_partitioned(settings: Settings, counts: Mapping[str, int]) -> None:
+    ratings, cases = settings.topics["ratings"], settings.topics["cases"]
+    if counts.get(ratings) != counts.get(cases):
+        raise TopicLayoutError(
+            f"{ratings} has {counts.get(ratings)} partitions but {cases} has {counts.get(cases)}: "
+            "ratings and case events must be co-partitioned (same key, same partition count) "
+            "for the timeline join; repartition one of them before starting the worker"
+        )

@@ -1,0 +1,109 @@
+"""The ingest agent: Kafka batch → core → dead-letter topic and ClickHouse → ack.
+
+At-least-once: offsets are acknowledged only after the batch's rows are in
+ClickHouse and its dead letters are on their topic; the writer drops replays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+import faust
+from faust.types import EventT, StreamT
+
+from haochaping.ingest import IngestBatch, Ingestor, Message
+from haochaping.settings import Settings
+from sinks.writer import ClickHouseWriter
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+@dataclass(slots=True)
+class IngestCounters:
+    ratings: int = 0
+    case_events: int = 0
+    dead_letters: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+
+
+def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writer: ClickHouseWriter) -> IngestCounters:
+    """Attach the ingest agent to `app`; returns the counters it keeps."""
+    source = app.topic(settings.topics["ratings"], settings.topics["cases"], value_type=bytes, key_type=bytes)
+    deadletter = app.topic(settings.topics["deadletter"], value_type=bytes, key_type=bytes)
+    counters = IngestCounters()
+
+    @app.agent(source, concurrency=1, name="ingest_events")
+    async def ingest_events(stream: StreamT[bytes]) -> None:
+        async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
+            batch = ingestor.process([_message(event) for event in events])
+            await _send_dead_letters(deadletter, batch)
+            await _write_until_stored(writer, batch)
+            for event in events:
+                await stream.ack(event)
+            _count(counters, batch)
+
+    @app.on_partitions_revoked.connect
+    async def forget_positions(sender: object, revoked: object, **kwargs: object) -> None:
+        # Another worker may write these partitions now; re-read positions from ClickHouse.
+        writer.forget_positions()
+
+    @app.timer(interval=10.0)
+    async def report_progress() -> None:
+        if counters.batches:
+            log.info(
+                "ingested so far: %d ratings, %d case events, %d dead letters in %d batches",
+                counters.ratings, counters.case_events, counters.dead_letters, counters.batches,
+            )
+
+    return counters
+
+
+def _message(event: EventT) -> Message:
+    raw = event.message
+    return Message(raw.topic, raw.partition, raw.offset, raw.key, raw.value)
+
+
+async def _send_dead_letters(deadletter: faust.TopicT, batch: IngestBatch) -> None:
+    pending = []
+    for letter in batch.dead_letters:
+        message = letter.message
+        log.warning(
+            "dead letter from %s[%d]@%d: %s", message.topic, message.partition, message.offset, letter.reason
+        )
+        headers = [
+            ("hcp-reason", letter.reason.encode("utf-8")),
+            ("hcp-source-topic", message.topic.encode()),
+            ("hcp-source-partition", str(message.partition).encode()),
+            ("hcp-source-offset", str(message.offset).encode()),
+        ]
+        pending.append(await deadletter.send(key=message.key, value=message.value, headers=headers))
+    if pending:
+        await asyncio.gather(*pending)  # delivered before the source offsets are acknowledged
+
+
+async def _write_until_stored(writer: ClickHouseWriter, batch: IngestBatch) -> None:
+    backoff = 0.5
+    while True:
+        started = time.perf_counter()
+        try:
+            inserted = await asyncio.to_thread(writer.write, batch.rows)
+        except Exception as error:  # any failure: nothing is acknowledged, try again
+            log.error("ClickHouse write failed (%s); retrying in %.1f s", error, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            continue
+        log.debug("wrote %s in %.0f ms", inserted, (time.perf_counter() - started) * 1000)
+        return
+
+
+def _count(counters: IngestCounters, batch: IngestBatch) -> None:
+    counters.batches += 1
+    counters.ratings += batch.ratings
+    counters.case_events += batch.case_events
+    counters.dead_letters += len(batch.dead_letters)

@@ -1,0 +1,38 @@
+"""Starts the worker process: topics checked, ClickHouse opened and migrated, agents attached.
+
+In embedded mode this process owns the chDB directory for as long as it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from faust.worker import Worker
+
+from haochaping.ingest import Ingestor
+from haochaping.settings import Settings
+from producers.topics import ensure_topics
+from sinks.clickhouse import connect, redact
+from sinks.schema import apply_migrations
+from sinks.writer import ClickHouseWriter
+from streams.app import create_app
+from streams.ingest import register_ingest
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    counts = ensure_topics(settings)
+    client = connect(settings.clickhouse, owner="hcp worker")
+    applied = apply_migrations(client)
+    log.info(
+        "ClickHouse %s ready (%d migrations applied now); topics %s",
+        redact(settings.clickhouse), len(applied), counts,
+    )
+    app = create_app(settings)
+    ingestor = Ingestor(
+        {settings.topics["ratings"]: "rating", settings.topics["cases"]: "case"},
+        settings.pseudonym_key,
+    )
+    register_ingest(app, settings, ingestor, ClickHouseWriter(client))
+    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
