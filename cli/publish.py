@@ -15,7 +15,7 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "publish",
         help="publish JSONL rating/case events to Kafka",
-        description="Read one JSON event per line (RatingEvent or CaseEvent, chosen by its \"schema\" field), "
+        description='Read one JSON event per line (RatingEvent or CaseEvent, chosen by its "schema" field), '
         "validate it, and publish the valid ones keyed by case id. Invalid lines are reported with "
         "their line number and reason and are not sent.",
     )

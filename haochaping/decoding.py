@@ -18,9 +18,7 @@ MAX_MESSAGE_BYTES = 64 * 1024
 
 EventKind = Literal["rating", "case"]
 
-_any_event: TypeAdapter[Event] = TypeAdapter(
-    Annotated[RatingEvent | CaseEvent, Field(discriminator="schema_")]
-)
+_any_event: TypeAdapter[Event] = TypeAdapter(Annotated[RatingEvent | CaseEvent, Field(discriminator="schema_")])
 _KIND_OF_SCHEMA = {"hcp.rating/1": "rating", "hcp.case/1": "case"}
 
 
@@ -41,11 +39,20 @@ def decode_event(raw: bytes, expected: EventKind | None = None) -> Event | Rejec
     try:
         event = _any_event.validate_json(raw)
     except ValidationError as error:
-        return Rejection(describe_validation_error(error))
+        return Rejection(_utf8_problem(raw) or describe_validation_error(error))
     kind = "rating" if isinstance(event, RatingEvent) else "case"
     if expected is not None and kind != expected:
         return Rejection(f"schema: a {kind} event ({event.schema_}) on a topic for {expected} events")
     return event
+
+
+def _utf8_problem(raw: bytes) -> str | None:
+    """Checked only after a failure, so valid messages are not decoded twice."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"not valid UTF-8 at byte {error.start}"
+    return None
 
 
 def describe_validation_error(error: ValidationError, limit: int = 3) -> str:
@@ -60,7 +67,10 @@ def describe_validation_error(error: ValidationError, limit: int = 3) -> str:
         if detail["type"] == "json_invalid":
             parts.append(f"not valid JSON: {detail.get('ctx', {}).get('error', message)}")
             continue
-        if detail["type"] in ("missing", "union_tag_invalid", "union_tag_not_found"):
+        if detail["type"] == "union_tag_not_found":
+            parts.append(f"schema: missing (expected one of {', '.join(_KIND_OF_SCHEMA)})")
+            continue
+        if detail["type"] in ("missing", "union_tag_invalid"):
             parts.append(f"{field}: {message}")
             continue
         value = repr(detail.get("input"))

@@ -13,7 +13,10 @@ import re
 # 18-digit resident ID (last char may be X), 15-digit legacy ID, mainland mobiles,
 # landlines with area code, e-mail; digits must not be part of a longer number.
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}[01][0-9][0-3][0-9]{4}[0-9Xx](?![0-9A-Za-z])"), "[身份证号]"),
+    (
+        re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}[01][0-9][0-3][0-9]{4}[0-9Xx](?![0-9A-Za-z])"),
+        "[身份证号]",
+    ),
     (re.compile(r"(?<![0-9])[1-9][0-9]{7}[01][0-9][0-3][0-9]{4}(?![0-9])"), "[身份证号]"),
     (re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9][0-9](?:[- ]?[0-9]{4}){2}(?![0-9])"), "[手机号]"),
     (re.compile(r"(?<![0-9])0[1-9][0-9]{1,2}-?[0-9]{7,8}(?![0-9])"), "[电话]"),

@@ -53,6 +53,21 @@ class Settings:
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes a child process (`hcp worker`) see these settings."""
+        return {
+            "HCP_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "HCP_CLICKHOUSE_URL": self.clickhouse_url,
+            "HCP_DATA_DIR": str(self.data_dir),
+            "HCP_TOPIC_PREFIX": self.topic_prefix,
+            "HCP_PARTITIONS": str(self.partitions),
+            "HCP_CONSUMER_GROUP": self.consumer_group,
+            "HCP_BATCH_MAX": str(self.batch_max),
+            "HCP_BATCH_SECONDS": str(self.batch_seconds),
+            "HCP_WEB_PORT": str(self.web_port),
+            "HCP_PSEUDONYM_KEY": self.pseudonym_key.decode("utf-8"),
+        }
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         def number(name: str, default: float, kind: type[int] | type[float]) -> Any:
@@ -64,18 +79,19 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
 
-        data_dir = Path(environ.get("HCP_DATA_DIR") or "data")
+        defaults = cls()
+        data_dir = Path(environ.get("HCP_DATA_DIR") or defaults.data_dir)
         key = environ.get("HCP_PSEUDONYM_KEY", "")
         return cls(
-            kafka_bootstrap=environ.get("HCP_KAFKA_BOOTSTRAP") or cls.kafka_bootstrap,
+            kafka_bootstrap=environ.get("HCP_KAFKA_BOOTSTRAP") or defaults.kafka_bootstrap,
             clickhouse_url=environ.get("HCP_CLICKHOUSE_URL", ""),
             data_dir=data_dir,
-            topic_prefix=environ.get("HCP_TOPIC_PREFIX", cls.topic_prefix),
-            partitions=number("HCP_PARTITIONS", cls.partitions, int),
-            consumer_group=environ.get("HCP_CONSUMER_GROUP") or cls.consumer_group,
-            batch_max=number("HCP_BATCH_MAX", cls.batch_max, int),
-            batch_seconds=number("HCP_BATCH_SECONDS", cls.batch_seconds, float),
-            web_port=number("HCP_WEB_PORT", cls.web_port, int),
+            topic_prefix=environ.get("HCP_TOPIC_PREFIX", defaults.topic_prefix),
+            partitions=number("HCP_PARTITIONS", defaults.partitions, int),
+            consumer_group=environ.get("HCP_CONSUMER_GROUP") or defaults.consumer_group,
+            batch_max=number("HCP_BATCH_MAX", defaults.batch_max, int),
+            batch_seconds=number("HCP_BATCH_SECONDS", defaults.batch_seconds, float),
+            web_port=number("HCP_WEB_PORT", defaults.web_port, int),
             pseudonym_key=key.encode("utf-8") if key else _local_key(data_dir),
         )
 

@@ -15,8 +15,12 @@ from producers.topics import kafka_security
 
 def consumer_lag(settings: Settings) -> int:
     """Messages in the ratings and case-event topics not yet committed by the worker group."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-lag", **kafka_security(settings))
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-lag", **kafka_security(settings))
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-lag", **kafka_security(settings)
+    )
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-lag", **kafka_security(settings)
+    )
     try:
         partitions = [
             TopicPartition(topic, partition)
@@ -24,7 +28,7 @@ def consumer_lag(settings: Settings) -> int:
             for partition in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         ends = consumer.end_offsets(partitions)
-        committed = admin.list_consumer_group_offsets(settings.consumer_group)
+        committed = admin.list_group_offsets(settings.consumer_group).get(settings.consumer_group, {})
         return sum(
             max(0, ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
             for tp in partitions

@@ -41,7 +41,7 @@ class Publisher:
             enable_idempotence=True,
             linger_ms=10,
             batch_size=256 * 1024,
-            compression_type="lz4" if _has_lz4() else None,
+            compression_type="lz4",
             retries=2**31 - 1,
             delivery_timeout_ms=120_000,
             **kafka_security(settings),
@@ -92,11 +92,3 @@ class Publisher:
 
 def _log_failure(error: BaseException, topic: str) -> None:
     log.error("could not deliver a message to %s: %s", topic, error)
-
-
-def _has_lz4() -> bool:
-    try:
-        import lz4  # noqa: F401
-    except ImportError:
-        return False
-    return True

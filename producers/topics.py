@@ -25,7 +25,9 @@ class TopicLayoutError(RuntimeError):
 
 
 def admin_client(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-admin", **kafka_security(settings))
+    return KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-admin", **kafka_security(settings)
+    )
 
 
 def kafka_security(settings: Settings) -> dict[str, object]:
@@ -38,8 +40,7 @@ def ensure_topics(settings: Settings) -> dict[str, int]:
     admin = admin_client(settings)
     try:
         wanted = {
-            name: (settings.partitions if role in _PARTITIONED_BY_CASE else 1)
-            for role, name in settings.topics.items()
+            name: (settings.partitions if role in _PARTITIONED_BY_CASE else 1) for role, name in settings.topics.items()
         }
         existing = set(admin.list_topics())
         to_create = [NewTopic(name, count, 1) for name, count in wanted.items() if name not in existing]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -97,3 +99,17 @@ def release_embedded_lock(url: str) -> None:
     if handle is not None:
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+@contextmanager
+def open_clickhouse(url: str, owner: str = "hcp") -> Iterator[Client]:
+    """Connect, apply migrations, and close (releasing an embedded directory) on exit."""
+    from sinks.schema import apply_migrations
+
+    client = connect(url, owner=owner)
+    try:
+        apply_migrations(client)
+        yield client
+    finally:
+        client.close()
+        release_embedded_lock(url)

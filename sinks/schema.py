@@ -25,9 +25,7 @@ class Migration:
     sql: str
 
     def statements(self) -> list[str]:
-        without_comments = "\n".join(
-            line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
-        )
+        without_comments = "\n".join(line for line in self.sql.splitlines() if not line.lstrip().startswith("--"))
         # A statement ends with ";" at the end of a line, so ";" inside strings is safe.
         return [part.strip() for part in re.split(r";[ \t]*$", without_comments, flags=re.MULTILINE) if part.strip()]
 

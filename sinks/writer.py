@@ -76,7 +76,9 @@ class ClickHouseWriter:
         ]
 
     def _load_positions(self, table: str, partitions: Iterable[PartitionKey]) -> None:
-        missing = [(topic, partition) for topic, partition in partitions if (table, topic, partition) not in self._loaded]
+        missing = [
+            (topic, partition) for topic, partition in partitions if (table, topic, partition) not in self._loaded
+        ]
         if not missing:
             return
         topics = sorted({topic for topic, _ in missing})

@@ -58,7 +58,10 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
         if counters.batches:
             log.info(
                 "ingested so far: %d ratings, %d case events, %d dead letters in %d batches",
-                counters.ratings, counters.case_events, counters.dead_letters, counters.batches,
+                counters.ratings,
+                counters.case_events,
+                counters.dead_letters,
+                counters.batches,
             )
 
     return counters
@@ -73,9 +76,7 @@ async def _send_dead_letters(deadletter: faust.TopicT, batch: IngestBatch) -> No
     pending = []
     for letter in batch.dead_letters:
         message = letter.message
-        log.warning(
-            "dead letter from %s[%d]@%d: %s", message.topic, message.partition, message.offset, letter.reason
-        )
+        log.warning("dead letter from %s[%d]@%d: %s", message.topic, message.partition, message.offset, letter.reason)
         headers = [
             ("hcp-reason", letter.reason.encode("utf-8")),
             ("hcp-source-topic", message.topic.encode()),

@@ -27,7 +27,9 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     applied = apply_migrations(client)
     log.info(
         "ClickHouse %s ready (%d migrations applied now); topics %s",
-        redact(settings.clickhouse), len(applied), counts,
+        redact(settings.clickhouse),
+        len(applied),
+        counts,
     )
     app = create_app(settings)
     ingestor = Ingestor(

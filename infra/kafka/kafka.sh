@@ -30,7 +30,7 @@ fetch() {
   command -v mvn >/dev/null || { say "Maven (mvn) is required to fetch the broker"; exit 1; }
   command -v java >/dev/null || { say "Java 17+ is required to run the broker"; exit 1; }
   rm -rf "$libs.tmp"
-  mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
+  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
       -DincludeScope=runtime -DoutputDirectory="$libs.tmp"
   rm -rf "$libs" && mv "$libs.tmp" "$libs" && touch "$libs/.complete"
   say "cached $(ls "$libs" | wc -l) jars in ${libs#$root/}"

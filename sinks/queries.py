@@ -1,0 +1,50 @@
+"""Named, parameterised queries over the ClickHouse tables (never built from user input).
+
+Each query is a constant with {name:Type} placeholders that the driver binds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clickhouse_connect.driver.client import Client
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    columns: list[str]
+    rows: list[tuple[object, ...]]
+
+
+RATINGS_BY_PROVINCE = """
+SELECT province, count() AS ratings, sum(negative) AS negatives,
+       round(100 * sum(negative) / count(), 1) AS negative_pct
+FROM ratings GROUP BY province ORDER BY ratings DESC
+"""
+
+RATINGS_BY_MATTER = """
+SELECT matter_code, count() AS ratings, sum(negative) AS negatives,
+       round(100 * sum(negative) / count(), 1) AS negative_pct
+FROM ratings GROUP BY matter_code ORDER BY ratings DESC
+"""
+
+CASE_EVENTS_BY_STEP = """
+SELECT step, count() AS events, uniqExact(case_id) AS cases,
+       countIf(action = 'return') AS send_backs, countIf(action = 'fail') AS failed_checks
+FROM case_events GROUP BY step ORDER BY events DESC
+"""
+
+DEAD_LETTERS_BY_REASON = """
+SELECT reason, count() AS messages FROM dead_letters GROUP BY reason ORDER BY messages DESC LIMIT 10
+"""
+
+TOTALS = """
+SELECT (SELECT count() FROM ratings) AS ratings,
+       (SELECT count() FROM case_events) AS case_events,
+       (SELECT count() FROM dead_letters) AS dead_letters
+"""
+
+
+def run(client: Client, sql: str, parameters: dict[str, object] | None = None) -> Table:
+    result = client.query(sql, parameters=parameters or {})
+    return Table(list(result.column_names), [tuple(row) for row in result.result_rows])

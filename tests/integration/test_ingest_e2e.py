@@ -1,0 +1,142 @@
+"""End to end on real parts: publish through the broker, the worker consumes, ClickHouse holds exact rows.
+
+Also: malformed messages land in the dead-letter topic with their original bytes and
+not in the tables, and a full replay by a second consumer group adds no duplicates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from kafka import KafkaConsumer
+
+from haochaping.privacy import pseudonymise
+from haochaping.settings import Settings
+from producers.publisher import Publisher
+from producers.topics import ensure_topics
+from sinks.clickhouse import open_clickhouse
+from tests.integration.conftest import WorkerProcess
+from tests.wire import case_event, encode, rating
+
+TRUNCATED = b'{"schema": "hcp.rating/1", "rating_id": "R-9'
+WRONG_PROVINCE = encode(rating(rating_id="R-0003", province="999999"))
+
+
+def _publish_fixture_events(settings: Settings) -> None:
+    ensure_topics(settings)
+    with Publisher(settings) as publisher:
+        for raw in (
+            encode(case_event(event_id="E-0001", step="ACCEPT", action="complete")),
+            encode(
+                case_event(
+                    event_id="E-0002",
+                    step="TRANSFER",
+                    action="transfer_out",
+                    at="2026-11-04T10:00:00+08:00",
+                    note="材料已寄出，联系人13812345678",
+                )
+            ),
+            encode(rating(rating_id="R-0001")),
+            encode(rating(rating_id="R-0002", case_id=None, level=5, tags=[], comment="很方便", rater=None)),
+        ):
+            assert not hasattr(publisher.publish(raw), "reason")
+        publisher.send_unchecked(settings.topics["ratings"], b"C-0001", TRUNCATED)
+        publisher.send_unchecked(settings.topics["ratings"], b"C-0001", WRONG_PROVINCE)
+
+
+def _stored(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
+    with open_clickhouse(settings.clickhouse, owner="test") as client:
+        return {
+            "ratings": client.query(
+                "SELECT rating_id, case_id, province, level, negative, tags, comment, rated_at, rater_pseudonym "
+                "FROM ratings ORDER BY rating_id"
+            ).result_rows,
+            "case_events": client.query(
+                "SELECT event_id, step, action, org_code, org_role, at, note FROM case_events ORDER BY event_id"
+            ).result_rows,
+            "dead_letters": client.query("SELECT reason, size_bytes FROM dead_letters ORDER BY reason").result_rows,
+        }
+
+
+def _dead_letter_topic(settings: Settings, expected: int) -> list[tuple[bytes, dict[str, bytes]]]:
+    consumer = KafkaConsumer(
+        settings.topics["deadletter"],
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=10_000,
+    )
+    try:
+        received = []
+        for record in consumer:
+            received.append((record.value, dict(record.headers)))
+            if len(received) >= expected:
+                break
+        return received
+    finally:
+        consumer.close()
+
+
+def test_published_events_arrive_exactly_once(
+    pipeline_settings: Settings, worker_factory: type[WorkerProcess], tmp_path: Path
+) -> None:
+    settings = pipeline_settings
+    _publish_fixture_events(settings)
+
+    worker = worker_factory(settings, tmp_path / "worker.log")
+    worker.start()
+    worker.wait_until_drained()
+    assert worker.stop() == 0
+
+    expected_ratings = [
+        (
+            "R-0001",
+            "C-0001",
+            "340000",
+            1,
+            1,
+            ["DELAY"],
+            "材料寄过去半个月了，审批一直没动静，电话[手机号]",
+            datetime(2026, 11, 20, 7, 30),
+            pseudonymise("citizen-42", settings.pseudonym_key),
+        ),
+        ("R-0002", None, "340000", 5, 0, [], "很方便", datetime(2026, 11, 20, 7, 30), ""),
+    ]
+    expected_case_events = [
+        ("E-0001", "ACCEPT", "complete", "340100-ZWFW", "RECEIVING", datetime(2026, 11, 3, 1, 12), None),
+        (
+            "E-0002",
+            "TRANSFER",
+            "transfer_out",
+            "340100-ZWFW",
+            "RECEIVING",
+            datetime(2026, 11, 4, 2, 0),
+            "材料已寄出，联系人[手机号]",
+        ),
+    ]
+    expected_dead = [
+        ("not valid JSON: EOF while parsing a string at line 1 column 44", len(TRUNCATED)),
+        (
+            "province: Value error, unknown province code '999999' (expected a GB/T 2260 province, e.g. 310000) "
+            "(got '999999')",
+            len(WRONG_PROVINCE),
+        ),
+    ]
+    stored = _stored(settings)
+    assert stored["ratings"] == expected_ratings
+    assert stored["case_events"] == expected_case_events
+    assert stored["dead_letters"] == expected_dead
+
+    letters = sorted(_dead_letter_topic(settings, 2))
+    assert [value for value, _ in letters] == sorted([TRUNCATED, WRONG_PROVINCE])
+    for _, headers in letters:
+        assert headers["hcp-source-topic"] == settings.topics["ratings"].encode()
+        assert headers["hcp-reason"].decode() in {reason for reason, _ in expected_dead}
+
+    # A second consumer group replays every message into the same ClickHouse: nothing doubles.
+    replay_settings = settings.with_changes(consumer_group=settings.consumer_group + "-replay")
+    replay = worker_factory(replay_settings, tmp_path / "replay.log")
+    replay.start()
+    replay.wait_until_drained()
+    assert replay.stop() == 0
+    assert _stored(settings) == stored
