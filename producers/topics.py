@@ -70,3 +70,9 @@ def check_co_partitioned(settings: Settings, counts: Mapping[str, int]) -> None:
             "ratings and case events must be co-partitioned (same key, same partition count) "
             "for the timeline join; repartition one of them before starting the worker"
         )
+    if counts.get(ratings) != settings.partitions:
+        raise TopicLayoutError(
+            f"{ratings} has {counts.get(ratings)} partitions but HCP_PARTITIONS is {settings.partitions}: "
+            "the case-timeline table's changelog must match the source topics; set HCP_PARTITIONS to "
+            f"{counts.get(ratings)}"
+        )
