@@ -287,7 +287,7 @@ def render(view: str, rows: list[dict[str, Any]], period: str, route: str) -> st
             ["状态", "省份", "事项", "环节", "开始", "结束", "评价", "差评率", "基线", "得分"],
             [
                 (
-                    r["state"],
+                    f"{r['state']}{' (生效)' if r['active'] else ''}",
                     province(r["province"]),
                     matter(r["matter_code"]) if r["matter_code"] else "全部",
                     step(r["step"]),

@@ -262,18 +262,30 @@ ORDER BY period
 """
 )
 
-# Alerts of the spike detector that overlap a period; the newest state of each.
+# Alerts of the spike detector that overlap a period, newest state of each row. Firing and
+# resolved are separate alerts (their ids differ); a firing alert is active until a
+# resolved alert of the same key ends at or after its window start.
 ALERTS = """
-SELECT alert_id, state, province, matter_code, step, window_start, window_end, ratings,
-       round(negatives, 2) AS negatives, round(rate, 4) AS rate, round(baseline, 4) AS baseline,
-       round(score, 2) AS score, top_reasons, example_comments, responsible_orgs, analyst_query
-FROM alerts FINAL
-WHERE ({state:String} = '' OR state = {state:String})
-  AND ({step:String} = '' OR step = {step:String})
-  AND ({province:String} = '' OR province = {province:String})
-  AND ({matter:String} = '' OR matter_code IN ('', {matter:String}))
-  AND window_end >= {since:DateTime} AND window_start < {until:DateTime}
-ORDER BY state = 'open' DESC, score DESC
+WITH resolved AS (
+    SELECT province, matter_code, step, max(window_end) AS resolved_until
+    FROM alerts FINAL WHERE state = 'resolved' GROUP BY province, matter_code, step
+)
+SELECT a.alert_id AS alert_id, a.state AS state,
+       a.state = 'firing' AND r.resolved_until < a.window_start AS active,
+       a.province AS province, a.matter_code AS matter_code, a.step AS step,
+       a.window_start AS window_start, a.window_end AS window_end, a.ratings AS ratings,
+       round(a.negatives, 2) AS negatives, round(a.rate, 4) AS rate, round(a.baseline, 4) AS baseline,
+       round(a.score, 2) AS score, arrayMap(x -> (x.reason, round(x.negatives, 2)), a.top_reasons) AS top_reasons,
+       a.examples AS example_comments, arrayMap(x -> x.org, a.organisations) AS responsible_orgs,
+       a.query AS analyst_query
+FROM alerts AS a FINAL
+LEFT JOIN resolved AS r ON r.province = a.province AND r.matter_code = a.matter_code AND r.step = a.step
+WHERE (NOT {active_only:Bool} OR active)
+  AND ({step:String} = '' OR a.step = {step:String})
+  AND ({province:String} = '' OR a.province = {province:String})
+  AND ({matter:String} = '' OR a.matter_code IN ('', {matter:String}))
+  AND a.window_end >= {since:DateTime} AND a.window_start < {until:DateTime}
+ORDER BY active DESC, a.score DESC
 LIMIT {limit:UInt32}
 """
 

@@ -169,8 +169,8 @@ def handoffs(run: Runner, period: Period, filters: Filters, cross_only: bool = T
     return query(run, "handoffs", period, filters, steps=list(analytics.HANDOFF_STEPS), cross_only=cross_only)
 
 
-def alerts(run: Runner, period: Period, filters: Filters, state: str = "") -> list[dict[str, Any]]:
-    return query(run, "alerts", period, filters, state=state)
+def alerts(run: Runner, period: Period, filters: Filters, active_only: bool = False) -> list[dict[str, Any]]:
+    return query(run, "alerts", period, filters, active_only=active_only)
 
 
 def trend(run: Runner, period: Period, filters: Filters) -> list[dict[str, Any]]:
@@ -221,7 +221,7 @@ def dashboard_payload(run: Runner, period: Period, filters: Filters, matter_name
         },
         "filters": filters.parameters(),
         "priorities": top,
-        "alerts": alerts(run, period, Filters(province=filters.province, matter=filters.matter), state="open"),
+        "alerts": alerts(run, period, Filters(province=filters.province, matter=filters.matter), active_only=True),
         "heatmap": query(run, "heatmap", period, filters),
         "trends": trends,
         "reducible": reducible(run, period, filters),
