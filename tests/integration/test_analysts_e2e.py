@@ -27,6 +27,7 @@ INCIDENT_SPEC = (
 # Enough simulated days for ratings to follow their cases (ratings come days after a case starts).
 SIMULATED_EVENTS = 160_000
 CASES_PER_HOUR = 100
+PUBLISH_RATE = 4000  # events per second
 
 # `hcp` with the analysts' commands, whether or not cli/main.py lists them yet.
 HCP = (
@@ -97,6 +98,10 @@ def feed(settings: Settings) -> None:
         str(SIMULATED_EVENTS),
         "--cases-per-hour",
         str(CASES_PER_HOUR),
+        # Paced so the worker keeps up: a backlog reaches it with ratings ahead of their cases'
+        # events (the topics are read independently), and those ratings get no step observations.
+        "--rate",
+        str(PUBLISH_RATE),
         "--seed",
         "7",
         "--incident",
