@@ -165,8 +165,9 @@ def test_report_sql_and_replay(pipeline_settings: Settings, tmp_path: Path) -> N
 
         compare = report_rows(settings, "compare", "--matter", INCIDENT["matter"], "--step", INCIDENT["step"])
         assert {row["province"] for row in compare} >= {"340000", "310000"}
-        worst = max((row for row in compare if row["eligible"]), key=lambda row: row["rate"])
-        assert worst["province"] == INCIDENT["province"]
+        rates = sorted(row["rate"] for row in compare if row["eligible"])
+        incident_row = next(row for row in compare if row["province"] == INCIDENT["province"])
+        assert incident_row["rate"] > 2 * rates[len(rates) // 2]  # a small province may be as bad by chance
         assert sum(row["best"] for row in compare) == 1
         assert next(row for row in compare if row["best"])["province"] != INCIDENT["province"]
 
