@@ -41,7 +41,7 @@ CONCEDED = 0.4  # a 虽然 clause
 SETUP = 0.7  # a clause before a later 但是 in the same sentence (often the promise or the praise)
 CAUSAL = 1.3  # a 因为 clause names the cause
 BARE_MENTION = 0.6  # a step named with no complaint attached (邮寄，太慢 still counts)
-PRAISED = 0.1  # a step named with praise and no complaint (受理很快)
+PRAISED = 0.0  # a step named with praise and no complaint (受理很快) is not a candidate
 NEGATION_REACH = 3  # characters allowed between 不是 and the step it exonerates
 PREDICATE_REACH = 2  # characters between a step and a weak complaint word that belongs to it
 TOPIC_OTHERS = 0.5  # other steps named in a clause that has a topic step (…的时候)
@@ -97,8 +97,9 @@ def read_comment(comment: str | None) -> Reading:
     text = normalise(comment)
     clauses = _clauses(text)
     factors = _clause_factors(clauses)
+    materials_only = _mentions_materials_only(clauses)
     for clause, factor in zip(clauses, factors, strict=True):
-        _read_clause(comment, text, clause, factor, reading)
+        _read_clause(comment, text, clause, factor, reading, materials_only)
     _read_across_clauses(comment, text, reading)
     _apply_pulls(reading)
     return reading
@@ -209,9 +210,21 @@ def _clause_factors(clauses: list[_Clause]) -> list[float]:
     return factors
 
 
-def _materials_in_transit(tokens: list[Token]) -> list[Token]:
-    """材料寄过去 / 材料中间走了十天: materials moving between offices are TRANSFER, not DELIVER."""
+def _mentions_materials_only(clauses: list[_Clause]) -> bool:
+    """The comment talks about materials and never about a result (证件, 执照)."""
     flags = 0
+    for clause in clauses:
+        for token in clause.tokens:
+            flags |= token.cue.flags
+    return bool(flags & MATERIAL) and not flags & RESULT
+
+
+def _materials_in_transit(tokens: list[Token], materials_only: bool) -> list[Token]:
+    """材料寄过去 / 材料中间走了十天: materials moving between offices are TRANSFER, not DELIVER.
+
+    Also in a later clause of a comment about materials only (收了材料，根本没寄出去).
+    """
+    flags = MATERIAL if materials_only else 0
     for token in tokens:
         flags |= token.cue.flags
     moving = flags & TRANSIT or any(label == "DELIVER" for t in tokens for label, _ in t.cue.labels)
@@ -255,8 +268,10 @@ def _frames(clause: _Clause, text: str) -> tuple[list[Token], list[_Frame]]:
     return prefix, frames
 
 
-def _read_clause(original: str, text: str, clause: _Clause, factor: float, reading: Reading) -> None:
-    clause.tokens = _materials_in_transit(clause.tokens)
+def _read_clause(
+    original: str, text: str, clause: _Clause, factor: float, reading: Reading, materials_only: bool
+) -> None:
+    clause.tokens = _materials_in_transit(clause.tokens, materials_only)
     prefix, frames = _frames(clause, text)
     negators = [t for t in clause.tokens if t.cue.flags & NEGATE_BEFORE]
     for token in clause.tokens:
@@ -315,6 +330,8 @@ def _read_frame(
         reading.negation_evidence.append(f"text:{phrase} (not {'/'.join(sorted(labels))})")
         return
     scale = factor * (PRAISED if praised else 1.0 if complaint else BARE_MENTION)
+    if scale <= 0.0:
+        return
     for token in frame.group:
         phrase = original[token.start : token.end]
         for label, weight in token.cue.labels:
