@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # Tests use their own broker port and state, so a running `make up` is left alone.
 TEST_KAFKA_PORT ?= 19092
 
-.PHONY: setup demo test lint up down status clean
+.PHONY: setup browser demo test lint up down status clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,15 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
-setup: $(INSTALLED)
+setup: $(INSTALLED) browser
 	@infra/kafka/kafka.sh fetch
+
+# Debian's chromium (and CJK fonts for readable screenshots) for the dashboard's browser test.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium and fonts-noto-cjk from Debian (for the dashboard browser test)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
 demo: setup
 	infra/kafka/with-broker.sh $(BIN)/hcp demo

@@ -11,10 +11,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cli import demo, publish, simulate, summary, worker
+from cli import demo, dlq, publish, report, simulate, sql, summary, trace, worker
 from haochaping.settings import Settings, SettingsError
 
-SUBCOMMANDS = (worker, publish, simulate, summary, demo)
+SUBCOMMANDS = (worker, publish, simulate, trace, summary, report, sql, dlq, demo)
 
 ENVIRONMENT_HELP = """\
 settings (environment):
@@ -24,6 +24,11 @@ settings (environment):
   HCP_DATA_DIR          data folder (default ./data)
   HCP_TOPIC_PREFIX      prefix of every topic name (default "hcp.")
   HCP_PARTITIONS        partitions of the ratings and case-event topics (default 4)
+  HCP_TIMELINE_RETENTION_DAYS  days a case timeline is kept after its last
+                        event (default 30)
+  HCP_DLQ_MAX_RATIO     stop the worker when more than this share of recent
+                        messages is invalid (default 0.5, over at least
+                        HCP_DLQ_MIN_MESSAGES=1000 messages)
   HCP_PSEUDONYM_KEY     key for pseudonymising rater ids (default: a random key
                         kept in the data folder)
 """

@@ -1,17 +1,32 @@
-"""One batch of Kafka records → rows for every table, plus the dead letters (pure).
+"""One batch of Kafka records → rows for every table, attributions and dead letters (pure).
 
-The Faust agent hands a batch from `stream.noack_take` to `Ingestor.process` and
-writes what comes back; `hcp` batch commands use the same code without Kafka.
+The Faust agent hands a batch from `stream.noack_take` to `Ingestor.process` with its
+timeline table, and writes what comes back; `hcp trace` runs the same code on files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
 
+from haochaping.catalog import Catalog
 from haochaping.decoding import EventKind, Rejection, decode_event
 from haochaping.events import CaseEvent, RatingEvent
-from haochaping.rows import Source, case_event_row, dead_letter_row, rating_row
+from haochaping.observations import StepObservation, observe
+from haochaping.rows import (
+    Source,
+    attribution_rows,
+    case_event_row,
+    case_step_row,
+    dead_letter_row,
+    observation_row,
+    rating_row,
+)
+from haochaping.timeline import CaseTimeline
+from haochaping.tracing import trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,28 +50,62 @@ class DeadLetter:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class TracedRating:
+    """An attribution ready for the attributions topic: keyed like its rating."""
+
+    key: bytes
+    wire: dict[str, Any]
+
+    def encode(self) -> bytes:
+        return json.dumps(self.wire, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 @dataclass(slots=True)
 class IngestBatch:
-    """What one batch produced: rows per table, and what was refused."""
+    """What one batch produced: rows per table, attributions, and what was refused."""
 
     rows: dict[str, list[tuple[object, ...]]] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    attributions: list[TracedRating] = field(default_factory=list)
+    observations: list[StepObservation] = field(default_factory=list)
     ratings: int = 0
     case_events: int = 0
+    latest_event_at: float = 0.0  # newest case-event time in the batch, epoch seconds
 
     def add_row(self, table: str, row: tuple[object, ...]) -> None:
         self.rows.setdefault(table, []).append(row)
 
 
-class Ingestor:
-    """Validates and converts batches; `kind_of_topic` says what each topic may carry."""
+class TimelineStore(Protocol):
+    """Encoded timelines by case id: a Faust table in the worker, a dict in batch commands."""
 
-    def __init__(self, kind_of_topic: Mapping[str, EventKind], pseudonym_key: bytes) -> None:
+    def get(self, key: bytes, /) -> bytes | None: ...
+
+    def __setitem__(self, key: bytes, value: bytes, /) -> None: ...
+
+
+class Ingestor:
+    """Validates, joins ratings with their case timelines, traces, and converts to rows."""
+
+    def __init__(
+        self,
+        kind_of_topic: Mapping[str, EventKind],
+        pseudonym_key: bytes,
+        catalog: Catalog,
+        holidays: frozenset[date] = frozenset(),
+    ) -> None:
         self._kind_of_topic = dict(kind_of_topic)
         self._pseudonym_key = pseudonym_key
+        self._catalog = catalog
+        self._holidays = holidays
 
-    def process(self, messages: Sequence[Message]) -> IngestBatch:
+    def process(self, messages: Sequence[Message], timelines: TimelineStore) -> IngestBatch:
         batch = IngestBatch()
+        ratings: list[tuple[RatingEvent, Message]] = []
+        touched: dict[bytes, CaseTimeline] = {}  # decoded once per batch
+        changed: set[bytes] = set()
+        load = _loader(timelines, touched)
         for message in messages:
             kind = self._kind_of_topic.get(message.topic)
             if kind is None:
@@ -65,15 +114,80 @@ class Ingestor:
             decoded = decode_event(message.value, kind)
             if isinstance(decoded, Rejection):
                 self._reject(batch, message, decoded.reason)
-            elif isinstance(decoded, RatingEvent):
-                batch.ratings += 1
-                batch.add_row("ratings", rating_row(decoded, message.source, self._pseudonym_key))
             elif isinstance(decoded, CaseEvent):
-                batch.case_events += 1
-                batch.add_row("case_events", case_event_row(decoded, message.source))
+                changed.add(self._add_case_event(batch, decoded, message, load, touched))
+            else:
+                ratings.append((decoded, message))
+        # Case events of the batch first: a rating then sees every step its case reported so far.
+        for rating, message in ratings:
+            self._add_rating(batch, rating, message, load)
+        for key in changed:
+            timelines[key] = touched[key].encode()
         return batch
+
+    def _add_case_event(
+        self,
+        batch: IngestBatch,
+        event: CaseEvent,
+        message: Message,
+        load: Callable[[bytes], CaseTimeline | None],
+        touched: dict[bytes, CaseTimeline],
+    ) -> bytes:
+        """Adds the event to its timeline; returns the timeline's key."""
+        batch.case_events += 1
+        batch.latest_event_at = max(batch.latest_event_at, event.at.timestamp())
+        batch.add_row("case_events", case_event_row(event, message.source))
+        key = event.case_id.encode()
+        timeline = load(key)
+        if timeline is None:
+            timeline = CaseTimeline(event.case_id, event.matter_code, event.mode)
+        timeline.add(event)  # a redelivered event is ignored by the timeline, but still yields its row
+        touched[key] = timeline
+        if event.action == "complete":
+            for record in timeline.steps(self._catalog, self._holidays):
+                if record.step == event.step and record.completed_at is not None:
+                    row = case_step_row(
+                        timeline.case_id, timeline.matter_code, timeline.mode.value, record, message.source
+                    )
+                    batch.add_row("case_steps", row)
+        return key
+
+    def _add_rating(
+        self,
+        batch: IngestBatch,
+        rating: RatingEvent,
+        message: Message,
+        load: Callable[[bytes], CaseTimeline | None],
+    ) -> None:
+        batch.ratings += 1
+        batch.add_row("ratings", rating_row(rating, message.source, self._pseudonym_key))
+        timeline = load(rating.case_id.encode()) if rating.case_id is not None else None
+        attribution = trace(rating, timeline, self._catalog, self._holidays)
+        wire = attribution.to_wire()
+        mode = timeline.mode.value if timeline is not None else ""
+        for row in attribution_rows(wire, rating, mode, message.source):
+            batch.add_row("attributions", row)
+        batch.attributions.append(TracedRating(rating.partition_key.encode(), wire))
+        if timeline is not None:
+            records = timeline.steps(self._catalog, self._holidays, as_of=rating.rated_at)
+            for observation in observe(rating, attribution, records, mode):
+                batch.observations.append(observation)
+                batch.add_row("step_observations", observation_row(observation, message.source))
 
     @staticmethod
     def _reject(batch: IngestBatch, message: Message, reason: str) -> None:
         batch.dead_letters.append(DeadLetter(message, reason))
         batch.add_row("dead_letters", dead_letter_row(reason, len(message.value), message.source))
+
+
+def _loader(timelines: TimelineStore, touched: dict[bytes, CaseTimeline]) -> Callable[[bytes], CaseTimeline | None]:
+    def load(key: bytes) -> CaseTimeline | None:
+        timeline = touched.get(key)
+        if timeline is None:
+            encoded = timelines.get(key)
+            if encoded is not None:
+                timeline = CaseTimeline.decode(encoded)
+                touched[key] = timeline
+        return timeline
+
+    return load

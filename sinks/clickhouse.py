@@ -22,7 +22,12 @@ log = logging.getLogger(__name__)
 
 # Every write is synchronous: deduplication tokens do not apply to async inserts,
 # and "written" must mean queryable before offsets are committed.
-WRITE_SETTINGS: dict[str, Any] = {"async_insert": 0, "wait_for_async_insert": 1}
+WRITE_SETTINGS: dict[str, Any] = {
+    "async_insert": 0,
+    "wait_for_async_insert": 1,
+    # A retried block that reached the table but not its views must still reach the views once.
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
+}
 
 
 class ClickHouseUnavailable(RuntimeError):

@@ -34,6 +34,14 @@ SELECT step, count() AS events, uniqExact(case_id) AS cases,
 FROM case_events GROUP BY step ORDER BY events DESC
 """
 
+NEGATIVES_BY_ATTRIBUTED_STEP = """
+SELECT step, uniqExact(rating_id) AS negatives,
+       round(sumIf(weight, candidate_step = step), 1) AS weight_on_step,
+       topKIf(1)(reason, reason IS NOT NULL)[1] AS top_reason,
+       topKIf(1)(responsible_province, responsible_province IS NOT NULL)[1] AS top_province
+FROM attributions WHERE is_primary = 1 GROUP BY step ORDER BY negatives DESC
+"""
+
 DEAD_LETTERS_BY_REASON = """
 SELECT reason, count() AS messages FROM dead_letters GROUP BY reason ORDER BY messages DESC LIMIT 10
 """
@@ -41,7 +49,8 @@ SELECT reason, count() AS messages FROM dead_letters GROUP BY reason ORDER BY me
 TOTALS = """
 SELECT (SELECT count() FROM ratings) AS ratings,
        (SELECT count() FROM case_events) AS case_events,
-       (SELECT count() FROM dead_letters) AS dead_letters
+       (SELECT count() FROM dead_letters) AS dead_letters,
+       (SELECT uniqExact(rating_id) FROM attributions) AS attributed_negatives
 """
 
 

@@ -1,7 +1,7 @@
-"""The ingest agent: Kafka batch → core → dead-letter topic and ClickHouse → ack.
+"""The ingest agent: Kafka batch → core (validate, join timelines, trace) → topics and ClickHouse → ack.
 
-At-least-once: offsets are acknowledged only after the batch's rows are in
-ClickHouse and its dead letters are on their topic; the writer drops replays.
+At-least-once: offsets are acknowledged only after the batch's rows are in ClickHouse
+and its dead letters and attributions are on their topics; the writer drops replays.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 import faust
 from faust.types import EventT, StreamT
 
+from haochaping.dlq_guard import DeadLetterGuard, DeadLetterLimit, DeadLetterLimitExceeded
 from haochaping.ingest import IngestBatch, Ingestor, Message
 from haochaping.settings import Settings
+from haochaping.timeline import CaseTimeline
 from sinks.writer import ClickHouseWriter
 
 log = logging.getLogger(__name__)
@@ -30,19 +32,40 @@ class IngestCounters:
     dead_letters: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     batches: int = 0
+    latest_event_at: float = 0.0  # event-time watermark (epoch seconds) for timeline expiry
 
 
 def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writer: ClickHouseWriter) -> IngestCounters:
     """Attach the ingest agent to `app`; returns the counters it keeps."""
     source = app.topic(settings.topics["ratings"], settings.topics["cases"], value_type=bytes, key_type=bytes)
     deadletter = app.topic(settings.topics["deadletter"], value_type=bytes, key_type=bytes)
+    attributions = app.topic(settings.topics["attributions"], value_type=bytes, key_type=bytes)
+    # Keyed by case id like both source topics. use_partitioner: the changelog partition
+    # follows the key (murmur2, as the portals' producers), not the batch's last event.
+    case_timelines = app.Table(
+        "case_timelines",
+        default=None,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.partitions,
+        use_partitioner=True,
+        help="encoded CaseTimeline by case id",
+    )
     counters = IngestCounters()
+    guard = DeadLetterGuard(DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_min_messages))
 
     @app.agent(source, concurrency=1, name="ingest_events")
     async def ingest_events(stream: StreamT[bytes]) -> None:
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
-            batch = ingestor.process([_message(event) for event in events])
+            batch = ingestor.process([_message(event) for event in events], case_timelines)
+            try:
+                guard.check(len(events), len(batch.dead_letters))
+            except DeadLetterLimitExceeded as error:
+                log.critical("dead-letter guard: %s", error)
+                await app.crash(error)
+                return
             await _send_dead_letters(deadletter, batch)
+            await _publish_attributions(attributions, batch)
             await _write_until_stored(writer, batch)
             for event in events:
                 await stream.ack(event)
@@ -52,6 +75,23 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
     async def forget_positions(sender: object, revoked: object, **kwargs: object) -> None:
         # Another worker may write these partitions now; re-read positions from ClickHouse.
         writer.forget_positions()
+
+    @app.timer(interval=settings.timeline_sweep_seconds)
+    async def expire_timelines() -> None:
+        """Forget cases whose last event is older than the retention, in event time."""
+        horizon = counters.latest_event_at - settings.timeline_retention_days * 86_400
+        if counters.latest_event_at == 0.0:
+            return
+        expired = []
+        for scanned, (key, encoded) in enumerate(list(case_timelines.items()), start=1):
+            if encoded is not None and last_event_epoch(encoded) < horizon:
+                expired.append(key)
+            if scanned % 5_000 == 0:
+                await asyncio.sleep(0)  # let the stream run during a long sweep
+        for key in expired:
+            del case_timelines[key]
+        if expired:
+            log.info("expired %d case timelines older than %d days", len(expired), settings.timeline_retention_days)
 
     @app.timer(interval=10.0)
     async def report_progress() -> None:
@@ -65,6 +105,11 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             )
 
     return counters
+
+
+def last_event_epoch(encoded: bytes) -> float:
+    last = CaseTimeline.decode(encoded).last_event_at
+    return last.timestamp() if last is not None else 0.0
 
 
 def _message(event: EventT) -> Message:
@@ -88,6 +133,12 @@ async def _send_dead_letters(deadletter: faust.TopicT, batch: IngestBatch) -> No
         await asyncio.gather(*pending)  # delivered before the source offsets are acknowledged
 
 
+async def _publish_attributions(topic: faust.TopicT, batch: IngestBatch) -> None:
+    pending = [await topic.send(key=traced.key, value=traced.encode()) for traced in batch.attributions]
+    if pending:
+        await asyncio.gather(*pending)
+
+
 async def _write_until_stored(writer: ClickHouseWriter, batch: IngestBatch) -> None:
     backoff = 0.5
     while True:
@@ -108,3 +159,4 @@ def _count(counters: IngestCounters, batch: IngestBatch) -> None:
     counters.ratings += batch.ratings
     counters.case_events += batch.case_events
     counters.dead_letters += len(batch.dead_letters)
+    counters.latest_event_at = max(counters.latest_event_at, batch.latest_event_at)

@@ -9,6 +9,7 @@ import logging
 
 from faust.worker import Worker
 
+from haochaping.catalog import default_catalog
 from haochaping.ingest import Ingestor
 from haochaping.settings import Settings
 from producers.topics import ensure_topics
@@ -17,6 +18,7 @@ from sinks.schema import apply_migrations
 from sinks.writer import ClickHouseWriter
 from streams.app import create_app
 from streams.ingest import register_ingest
+from streams.web import register_web
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     ingestor = Ingestor(
         {settings.topics["ratings"]: "rating", settings.topics["cases"]: "case"},
         settings.pseudonym_key,
+        default_catalog(),
     )
     register_ingest(app, settings, ingestor, ClickHouseWriter(client))
+    register_web(app, settings)
     Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

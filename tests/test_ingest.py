@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from haochaping.catalog import default_catalog
 from haochaping.ingest import Ingestor, Message
 from haochaping.privacy import pseudonymise
 from tests.wire import case_event, encode, rating
@@ -22,7 +23,8 @@ def _batch() -> list[Message]:
 
 
 def test_rows_and_dead_letters() -> None:
-    batch = Ingestor(TOPICS, KEY).process(_batch())
+    timelines: dict[bytes, bytes] = {}
+    batch = Ingestor(TOPICS, KEY, default_catalog()).process(_batch(), timelines)
     assert batch.ratings == 1 and batch.case_events == 1
     assert batch.rows["ratings"] == [
         (
@@ -72,5 +74,10 @@ def test_rows_and_dead_letters() -> None:
 
 
 def test_replayed_batch_gives_identical_rows() -> None:
-    ingestor = Ingestor(TOPICS, KEY)
-    assert ingestor.process(_batch()).rows == ingestor.process(_batch()).rows
+    ingestor = Ingestor(TOPICS, KEY, default_catalog())
+    timelines: dict[bytes, bytes] = {}
+    first = ingestor.process(_batch(), timelines)
+    state = dict(timelines)
+    second = ingestor.process(_batch(), timelines)
+    assert second.rows == first.rows
+    assert timelines == state  # the timeline ignored the redelivered case event

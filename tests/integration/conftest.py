@@ -95,6 +95,9 @@ class WorkerProcess:
                 raise AssertionError(f"worker still {lag} messages behind after {timeout} s:\n{self.log_tail()}")
             time.sleep(0.5)
 
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
         process = self._process
         if process is None or process.poll() is not None:

@@ -29,39 +29,8 @@ SIMULATED_EVENTS = 160_000
 CASES_PER_HOUR = 100
 PUBLISH_RATE = 4000  # events per second
 
-# `hcp` with the analysts' commands, whether or not cli/main.py lists them yet.
-HCP = (
-    "import sys\n"
-    "from cli import main, report, sql\n"
-    "main.SUBCOMMANDS = tuple(dict.fromkeys((*main.SUBCOMMANDS, report, sql)))\n"
-    "sys.exit(main.main(sys.argv[1:]))\n"
-)
-# `hcp worker` with the analysts' web views, whether or not streams/worker.py registers them yet.
-WORKER = (
-    "import inspect, sys\n"
-    "import streams.worker as worker\n"
-    "if 'register_web' not in inspect.getsource(worker):\n"
-    "    from streams.web import register_web\n"
-    "    attach = worker.register_ingest\n"
-    "    def register_both(app, settings, *args):\n"
-    "        counters = attach(app, settings, *args)\n"
-    "        register_web(app, settings)\n"
-    "        return counters\n"
-    "    worker.register_ingest = register_both\n"
-    "from cli import main\n"
-    "sys.exit(main.main(['worker']))\n"
-)
-
-
 class AnalystWorker(WorkerProcess):
     """`hcp worker` with the dashboard and /sql on its Faust web server."""
-
-    def start(self) -> None:
-        env = {**os.environ, **self.settings.to_env(), "PYTHONPATH": str(ROOT)}
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", WORKER], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
 
     def wait_for_web(self, timeout: float = 60.0) -> dict[str, Any]:
         """The worker's announcement in data/worker.json, once its web server answers."""
@@ -82,7 +51,7 @@ class AnalystWorker(WorkerProcess):
 def hcp(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-c", HCP, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
     if check and done.returncode != 0:
         raise AssertionError(f"hcp {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")

@@ -6,6 +6,7 @@ not in the tables, and a full replay by a second consumer group adds no duplicat
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -140,3 +141,67 @@ def test_published_events_arrive_exactly_once(
     replay.wait_until_drained()
     assert replay.stop() == 0
     assert _stored(settings) == stored
+
+
+def test_dead_letter_guard_stops_the_worker_on_a_misconfiguration(
+    pipeline_settings: Settings, worker_factory: type[WorkerProcess], tmp_path: Path
+) -> None:
+    settings = pipeline_settings.with_changes(dlq_min_messages=50)
+    ensure_topics(settings)
+    with Publisher(settings) as publisher:
+        for number in range(60):  # a portal sending a schema version the pipeline does not know
+            publisher.send_unchecked(
+                settings.topics["ratings"], None, encode(rating(rating_id=f"R-{number}", schema="hcp.rating/2"))
+            )
+    worker = worker_factory(settings, tmp_path / "worker.log")
+    worker.start()
+    deadline = time.monotonic() + 60
+    while worker.running() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not worker.running(), "the worker kept running on 100% invalid input"
+    assert worker.stop() != 0
+    log = worker.log_tail(200)
+    assert "dead-letter guard: 60 of the last 60 messages were invalid (100%, limit 50%)" in log
+    with open_clickhouse(settings.clickhouse, owner="test") as client:
+        # The batch that tripped the guard was neither stored nor dead-lettered.
+        assert client.query("SELECT count() FROM dead_letters").result_rows == [(0,)]
+
+
+def test_dead_letters_replay_once_after_a_fix(
+    pipeline_settings: Settings, worker_factory: type[WorkerProcess], tmp_path: Path
+) -> None:
+    """A letter an older release refused (valid today) is replayed to its source topic exactly once."""
+    from kafka import KafkaProducer
+
+    from producers.deadletters import read_dead_letters, replay_dead_letters
+
+    settings = pipeline_settings
+    ensure_topics(settings)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    headers = [
+        ("hcp-reason", b"channel: unknown channel 'mini_program' (release 0.9)"),
+        ("hcp-source-topic", settings.topics["ratings"].encode()),
+        ("hcp-source-partition", b"1"),
+        ("hcp-source-offset", b"17"),
+    ]
+    now_valid = encode(rating(rating_id="R-OLD-1", channel="mini_program"))
+    producer.send(settings.topics["deadletter"], key=b"C-0001", value=now_valid, headers=headers)
+    producer.send(settings.topics["deadletter"], key=None, value=TRUNCATED, headers=headers)
+    producer.flush()
+    producer.close()
+
+    letters = list(read_dead_letters(settings))
+    assert [(letter.value, letter.source_offset) for letter in letters] == [(now_valid, 17), (TRUNCATED, 17)]
+
+    report, problems = replay_dead_letters(settings)
+    assert (report.replayed, report.still_invalid) == (1, 1)
+    assert problems == [(1, "not valid JSON: EOF while parsing a string at line 1 column 44")]
+    again, _ = replay_dead_letters(settings)
+    assert (again.replayed, again.still_invalid) == (0, 0)
+
+    worker = worker_factory(settings, tmp_path / "worker.log")
+    worker.start()
+    worker.wait_until_drained()
+    assert worker.stop() == 0
+    with open_clickhouse(settings.clickhouse, owner="test") as client:
+        assert client.query("SELECT rating_id, channel FROM ratings").result_rows == [("R-OLD-1", "mini_program")]
