@@ -72,6 +72,10 @@ class IngestBatch:
     ratings: int = 0
     case_events: int = 0
     latest_event_at: float = 0.0  # newest case-event time in the batch, epoch seconds
+    # Newest event time per partition, for aligning ratings with their case events.
+    latest_case_at: dict[int, float] = field(default_factory=dict)
+    latest_rating_at: dict[int, float] = field(default_factory=dict)
+    next_case_offset: dict[int, int] = field(default_factory=dict)  # per partition, after this batch
 
     def add_row(self, table: str, row: tuple[object, ...]) -> None:
         self.rows.setdefault(table, []).append(row)
@@ -135,7 +139,11 @@ class Ingestor:
     ) -> bytes:
         """Adds the event to its timeline; returns the timeline's key."""
         batch.case_events += 1
-        batch.latest_event_at = max(batch.latest_event_at, event.at.timestamp())
+        at = event.at.timestamp()
+        batch.latest_event_at = max(batch.latest_event_at, at)
+        batch.latest_case_at[message.partition] = max(batch.latest_case_at.get(message.partition, at), at)
+        following = message.offset + 1
+        batch.next_case_offset[message.partition] = max(batch.next_case_offset.get(message.partition, 0), following)
         batch.add_row("case_events", case_event_row(event, message.source))
         key = event.case_id.encode()
         timeline = load(key)
@@ -160,6 +168,8 @@ class Ingestor:
         load: Callable[[bytes], CaseTimeline | None],
     ) -> None:
         batch.ratings += 1
+        at = rating.rated_at.timestamp()
+        batch.latest_rating_at[message.partition] = max(batch.latest_rating_at.get(message.partition, at), at)
         batch.add_row("ratings", rating_row(rating, message.source, self._pseudonym_key))
         timeline = load(rating.case_id.encode()) if rating.case_id is not None else None
         attribution = trace(rating, timeline, self._catalog, self._holidays)

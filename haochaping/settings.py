@@ -31,6 +31,8 @@ class Settings:
     # Case timelines are kept this long after their last event (event time), then dropped.
     timeline_retention_days: int = 30
     timeline_sweep_seconds: float = 600.0
+    # A ratings partition waits at most this long for its case events to catch up (backlogs).
+    align_max_hold_seconds: float = 30.0
     # Dead-letter guard: stop when more than this share of recent messages is invalid.
     dlq_max_ratio: float = 0.5
     dlq_min_messages: int = 1_000
@@ -73,6 +75,7 @@ class Settings:
             "HCP_WEB_PORT": str(self.web_port),
             "HCP_TIMELINE_RETENTION_DAYS": str(self.timeline_retention_days),
             "HCP_TIMELINE_SWEEP_SECONDS": str(self.timeline_sweep_seconds),
+            "HCP_ALIGN_MAX_HOLD_SECONDS": str(self.align_max_hold_seconds),
             "HCP_DLQ_MAX_RATIO": str(self.dlq_max_ratio),
             "HCP_DLQ_MIN_MESSAGES": str(self.dlq_min_messages),
             "HCP_PSEUDONYM_KEY": self.pseudonym_key.decode("utf-8"),
@@ -104,6 +107,7 @@ class Settings:
             web_port=number("HCP_WEB_PORT", defaults.web_port, int),
             timeline_retention_days=number("HCP_TIMELINE_RETENTION_DAYS", defaults.timeline_retention_days, int),
             timeline_sweep_seconds=number("HCP_TIMELINE_SWEEP_SECONDS", defaults.timeline_sweep_seconds, float),
+            align_max_hold_seconds=number("HCP_ALIGN_MAX_HOLD_SECONDS", defaults.align_max_hold_seconds, float),
             dlq_max_ratio=number("HCP_DLQ_MAX_RATIO", defaults.dlq_max_ratio, float),
             dlq_min_messages=number("HCP_DLQ_MIN_MESSAGES", defaults.dlq_min_messages, int),
             pseudonym_key=key.encode("utf-8") if key else _local_key(data_dir),

@@ -19,6 +19,7 @@ from haochaping.ingest import IngestBatch, Ingestor, Message
 from haochaping.settings import Settings
 from haochaping.timeline import CaseTimeline
 from sinks.writer import ClickHouseWriter
+from streams.alignment import register_alignment
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,14 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
         help="encoded CaseTimeline by case id",
     )
     counters = IngestCounters()
+    aligner = register_alignment(app, settings)
     guard = DeadLetterGuard(DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_min_messages))
 
     @app.agent(source, concurrency=1, name="ingest_events")
     async def ingest_events(stream: StreamT[bytes]) -> None:
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
             batch = ingestor.process([_message(event) for event in events], case_timelines)
+            aligner.saw(batch)
             try:
                 guard.check(len(events), len(batch.dead_letters))
             except DeadLetterLimitExceeded as error:
@@ -70,6 +73,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             for event in events:
                 await stream.ack(event)
             _count(counters, batch)
+            await aligner.apply()
 
     @app.on_partitions_revoked.connect
     async def forget_positions(sender: object, revoked: object, **kwargs: object) -> None:
