@@ -71,6 +71,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     str(args.duration),
                     "--malformed-every",
                     "400",
+                    # Few new cases per simulated hour, so that within a minute many cases finish and are rated.
+                    "--cases-per-hour",
+                    "10",
                 ],
                 env=env,
                 check=False,
