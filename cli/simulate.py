@@ -141,7 +141,7 @@ class _KafkaSink:
 
         ensure_topics(settings)
         self._publisher = Publisher(settings, client_id="hcp-simulator")
-        self._topic = settings.topics["ratings"]
+        self._topics = {"rating": settings.topics["ratings"], "case": settings.topics["cases"]}
         self._malformed_every = malformed_every
         self._random = random.Random(seed)
         self._written = 0
@@ -154,7 +154,7 @@ class _KafkaSink:
             raise RuntimeError(f"the simulator produced an invalid event: {result}")
         self._written += 1
         if self._malformed_every and self._written % self._malformed_every == 0:
-            self._publisher.send_unchecked(self._topic, None, _corrupt(raw, self._random))
+            self._publisher.send_unchecked(self._topics[kind], None, _corrupt(raw, self._random))
             self.malformed += 1
 
     def close(self) -> None:
