@@ -168,7 +168,7 @@ def _corrupt(raw: bytes, rng: random.Random) -> bytes:
         return raw[: len(raw) // 2]
     payload = json.loads(raw)
     if choice == 1:
-        target = payload["org"] if "org" in payload else payload  # case events carry it on the org
+        target = payload.get("org", payload)  # case events carry it on the org
         target["province"] = "999999"
     else:
         payload["portal_version"] = "2.3"
