@@ -96,10 +96,7 @@ STEP_PHRASES: Phrases = {
         ("现场核验", 1.0), ("核实", 0.7), ("盖章", 0.5), ("公章", 0.5), ("签字", 0.5), ("按手印", 0.6),
         ("公证", 0.6), ("原件没带", 1.0), ("核原件", 1.0), ("查原件", 1.0), ("对原件", 1.0),
         ("原件核验", 1.0), ("带原件", 1.0), ("拿原件", 1.0), ("原件不全", 1.0), ("要原件", 0.5),
-        ("非要原件", 0.8), ("必须原件", 0.5), ("还要原件", 0.5), ("窗口不认", 0.9), ("这边不认", 0.8),
-        ("那边不认", 0.8), ("对方不认", 0.8), ("不认可", 0.5), ("不承认", 0.5), ("亮证不行", 0.9),
-        ("亮证也不行", 0.9), ("亮证没用", 0.9), ("非要纸质", 0.8), ("纸质证明", 0.5), ("没有效力", 0.8),
-        ("没效力", 0.8), ("要实体", 0.6),
+        ("非要原件", 0.5), ("必须原件", 0.5), ("还要原件", 0.5),
     ),
     "DATA_SHARE": (
         ("电子证照", 1.0), ("电子证件", 1.0), ("电子证", 1.0), ("电子版", 0.8), ("电子营业执照", 1.0),
@@ -425,12 +422,10 @@ FAILURE_REASON: dict[str, str] = {
 }
 
 
-# Reasons that belong to one step whatever else the clause names. An e-certificate refused by
-# the staff (窗口不认, 非要纸质的, 没有效力) is refused at the check of documents, VERIFY; one the
-# systems cannot fetch or check (调不出来, 核验不通过, 证照库没打通) is DATA_SHARE, which the
-# technical patterns name outright.
+# Reasons that belong to one step whatever else the clause names: an e-certificate refused at
+# the window (窗口不认, 非要纸质的) is still 电子证照核验, DATA_SHARE in DESIGN's step table.
 REASON_PULL: dict[str, str] = {
-    "ECERT_NOT_RECOGNISED": "VERIFY",  # a document refused at the check; technical failures name DATA_SHARE
+    "ECERT_NOT_RECOGNISED": "DATA_SHARE",
     "DATA_NOT_SHARED": "DATA_SHARE",
     "IDENTITY_FAIL": "IDENTITY",
 }
@@ -664,12 +659,12 @@ PATTERNS: tuple[Pattern, ...] = (
         (("SYSTEM_ERROR", 1.0),),
         absorbs=True,
     ),
-    # An e-certificate refused by the staff: 电子证照不认, 电子版的结婚证没有效力, 电子驾照没法用.
+    # An e-certificate refused: 电子证照不认, 电子版的结婚证没有效力, 电子驾照没法用.
     Pattern(
         rf"电子(证照|证件|证|版|营业执照|执照|身份证|驾照|驾驶证|社保卡|医保卡|凭证|材料)?{GAP}{{0,6}}"
         r"(不行|不认|不认可|不承认|不能用|用不了|没法用|无法使用|无效|没有效力|没效力|不管用|没用|不好使|不接受)",
         ("电",),
-        (("VERIFY", 1.0),),
+        (("DATA_SHARE", 1.0),),
         (("ECERT_NOT_RECOGNISED", 1.0),),
         absorbs=True,
     ),

@@ -36,42 +36,40 @@ class Signal:
     corroborates: frozenset[Reason]  # complaints this signal explains (太慢 ↔ a breach)
 
 
+_INTAKE_STEPS = frozenset({StepKind.ACCEPT, StepKind.SUBMIT})
+_DELAY_ONLY = frozenset({Reason.DELAY})
+_RETURN_EXPLAINS = frozenset({Reason.REPEAT_MATERIALS, Reason.STANDARD_MISMATCH, Reason.MULTIPLE_TRIPS})
+_DATA_REASONS = frozenset({Reason.DATA_NOT_SHARED, Reason.ECERT_NOT_RECOGNISED})
+
+
 def timeline_signals(records: list[StepFacts]) -> list[Signal]:
     signals: list[Signal] = []
-    accepted_in = {r.org.province for r in records if r.step in (StepKind.ACCEPT, StepKind.SUBMIT)}
     for record in records:
-        if record.breached and record.working_days is not None and record.limit_days is not None:
+        # Most steps of most cases are fine; test the cheap flags before anything else.
+        if not (record.breached or record.returns or record.fails):
+            continue
+        step = record.step
+        if record.breached and record.working_days is not None:
             strength = min(BREACH_MAX, BREACH_BASE + BREACH_PER_OVERRUN * record.overrun)
             state = "took" if record.completed else "open for"
             evidence = (
-                f"timeline:{record.step.value} {state} {record.working_days:.1f} working days "
-                f"(limit {record.limit_days})"
+                f"timeline:{step.value} {state} {record.working_days:.1f} working days (limit {record.limit_days})"
             )
-            signals.append(
-                Signal(record.step, Reason.DELAY, strength, "breach", evidence, frozenset({Reason.DELAY}))
-            )
+            signals.append(Signal(step, Reason.DELAY, strength, "breach", evidence, _DELAY_ONLY))
         if record.returns:
             strength = min(REPEAT_MAX, RETURN_BASE + REPEAT_STEP * (record.returns - 1))
+            accepted_in = {r.org.province for r in records if r.step in _INTAKE_STEPS}
             reason = _return_reason(record, accepted_in)
-            evidence = f"timeline:{record.step.value} sent back {_times(record.returns)}"
-            signals.append(
-                Signal(
-                    record.step,
-                    reason,
-                    strength,
-                    "return",
-                    evidence,
-                    frozenset({Reason.REPEAT_MATERIALS, Reason.STANDARD_MISMATCH, Reason.MULTIPLE_TRIPS}),
-                )
-            )
+            evidence = f"timeline:{step.value} sent back {_times(record.returns)}"
+            signals.append(Signal(step, reason, strength, "return", evidence, _RETURN_EXPLAINS))
         if record.fails:
             strength = min(REPEAT_MAX, FAIL_BASE + REPEAT_STEP * (record.fails - 1))
             reason = _fail_reason(record)
-            evidence = f"timeline:{record.step.value} failed {_times(record.fails)}"
+            evidence = f"timeline:{step.value} failed {_times(record.fails)}"
             corroborates = {reason, Reason.SYSTEM_ERROR}
-            if reason in (Reason.DATA_NOT_SHARED, Reason.ECERT_NOT_RECOGNISED):
-                corroborates |= {Reason.DATA_NOT_SHARED, Reason.ECERT_NOT_RECOGNISED}
-            signals.append(Signal(record.step, reason, strength, "fail", evidence, frozenset(corroborates)))
+            if reason in _DATA_REASONS:
+                corroborates |= _DATA_REASONS
+            signals.append(Signal(step, reason, strength, "fail", evidence, frozenset(corroborates)))
     return signals
 
 
