@@ -11,10 +11,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cli import demo, dlq, publish, report, simulate, sql, summary, trace, worker
+from cli import backtest, demo, dlq, publish, report, simulate, sql, summary, trace, worker
 from haochaping.settings import Settings, SettingsError
 
-SUBCOMMANDS = (worker, publish, simulate, trace, summary, report, sql, dlq, demo)
+SUBCOMMANDS = (worker, publish, simulate, trace, backtest, summary, report, sql, dlq, demo)
 
 ENVIRONMENT_HELP = """\
 settings (environment):
@@ -26,6 +26,10 @@ settings (environment):
   HCP_PARTITIONS        partitions of the ratings and case-event topics (default 4)
   HCP_TIMELINE_RETENTION_DAYS  days a case timeline is kept after its last
                         event (default 30)
+  HCP_WEBHOOK_URLS      comma-separated URLs that receive every alert (POST, JSON)
+  HCP_WEBHOOK_SECRET    key of the X-HCP-Signature HMAC-SHA256 header
+  HCP_WEBHOOK_MAX_ATTEMPTS  deliveries tried before an alert is dead-lettered (5)
+  HCP_ALERT_WINDOW_SECONDS  detector window (default 6 h); HCP_ALERT_MIN_RATINGS
   HCP_DLQ_MAX_RATIO     stop the worker when more than this share of recent
                         messages is invalid (default 0.5, over at least
                         HCP_DLQ_MIN_MESSAGES=1000 messages)

@@ -42,6 +42,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--out", help="write JSONL here (- for stdout) instead of publishing to Kafka")
     parser.add_argument("--start", help="simulated time of the first case (RFC 3339, with offset)")
     parser.add_argument("--cases-per-hour", type=float, help="new cases per simulated hour")
+    parser.add_argument("--provinces", help="comma-separated province codes (default: a dozen provinces)")
     parser.add_argument(
         "--incident",
         action="append",
@@ -80,6 +81,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if args.cases_per_hour:
         options["cases_per_hour"] = args.cases_per_hour
+    if args.provinces:
+        options["provinces"] = tuple(code.strip() for code in args.provinces.split(",") if code.strip())
     simulator = Simulator(default_catalog(), SimulationConfig(**options))
     sink = _FileSink(args.out) if args.out else _KafkaSink(settings, args.malformed_every, args.seed)
     counts = {"rating": 0, "case": 0}

@@ -69,6 +69,7 @@ class IngestBatch:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     attributions: list[TracedRating] = field(default_factory=list)
     observations: list[StepObservation] = field(default_factory=list)
+    observation_sources: list[Source] = field(default_factory=list)  # the rating message of each observation
     ratings: int = 0
     case_events: int = 0
     latest_event_at: float = 0.0  # newest case-event time in the batch, epoch seconds
@@ -182,6 +183,7 @@ class Ingestor:
             records = timeline.steps(self._catalog, self._holidays, as_of=rating.rated_at)
             for observation in observe(rating, attribution, records, mode):
                 batch.observations.append(observation)
+                batch.observation_sources.append(message.source)
                 batch.add_row("step_observations", observation_row(observation, message.source))
 
     @staticmethod

@@ -33,6 +33,13 @@ class Settings:
     timeline_sweep_seconds: float = 600.0
     # A ratings partition waits at most this long for its case events to catch up (backlogs).
     align_max_hold_seconds: float = 30.0
+    # Alerts: webhooks (comma-separated URLs) get each alert as JSON, signed with HMAC-SHA256.
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: str = field(default="", repr=False)
+    webhook_max_attempts: int = 5
+    # Detector window in seconds (0: the detector's own default, 6 hours); tests shorten it.
+    alert_window_seconds: int = 0
+    alert_min_ratings: int = 0  # 0: the detector's default
     # Dead-letter guard: stop when more than this share of recent messages is invalid.
     dlq_max_ratio: float = 0.5
     dlq_min_messages: int = 1_000
@@ -46,6 +53,7 @@ class Settings:
             "cases": f"{p}case-events",
             "deadletter": f"{p}deadletter",
             "attributions": f"{p}attributions",
+            "alerts": f"{p}alerts",
         }
 
     @property
@@ -76,6 +84,11 @@ class Settings:
             "HCP_TIMELINE_RETENTION_DAYS": str(self.timeline_retention_days),
             "HCP_TIMELINE_SWEEP_SECONDS": str(self.timeline_sweep_seconds),
             "HCP_ALIGN_MAX_HOLD_SECONDS": str(self.align_max_hold_seconds),
+            "HCP_WEBHOOK_URLS": ",".join(self.webhook_urls),
+            "HCP_WEBHOOK_SECRET": self.webhook_secret,
+            "HCP_WEBHOOK_MAX_ATTEMPTS": str(self.webhook_max_attempts),
+            "HCP_ALERT_WINDOW_SECONDS": str(self.alert_window_seconds),
+            "HCP_ALERT_MIN_RATINGS": str(self.alert_min_ratings),
             "HCP_DLQ_MAX_RATIO": str(self.dlq_max_ratio),
             "HCP_DLQ_MIN_MESSAGES": str(self.dlq_min_messages),
             "HCP_PSEUDONYM_KEY": self.pseudonym_key.decode("utf-8"),
@@ -108,6 +121,11 @@ class Settings:
             timeline_retention_days=number("HCP_TIMELINE_RETENTION_DAYS", defaults.timeline_retention_days, int),
             timeline_sweep_seconds=number("HCP_TIMELINE_SWEEP_SECONDS", defaults.timeline_sweep_seconds, float),
             align_max_hold_seconds=number("HCP_ALIGN_MAX_HOLD_SECONDS", defaults.align_max_hold_seconds, float),
+            webhook_urls=tuple(url for url in environ.get("HCP_WEBHOOK_URLS", "").split(",") if url.strip()),
+            webhook_secret=environ.get("HCP_WEBHOOK_SECRET", ""),
+            webhook_max_attempts=number("HCP_WEBHOOK_MAX_ATTEMPTS", defaults.webhook_max_attempts, int),
+            alert_window_seconds=number("HCP_ALERT_WINDOW_SECONDS", defaults.alert_window_seconds, int),
+            alert_min_ratings=number("HCP_ALERT_MIN_RATINGS", defaults.alert_min_ratings, int),
             dlq_max_ratio=number("HCP_DLQ_MAX_RATIO", defaults.dlq_max_ratio, float),
             dlq_min_messages=number("HCP_DLQ_MIN_MESSAGES", defaults.dlq_min_messages, int),
             pseudonym_key=key.encode("utf-8") if key else _local_key(data_dir),

@@ -17,7 +17,7 @@ from haochaping.settings import Settings
 log = logging.getLogger(__name__)
 
 # Dead letters and attributions are not joined, so fewer partitions suffice.
-_PARTITIONED_BY_CASE = ("ratings", "cases", "attributions")
+_PARTITIONED_BY_CASE = ("ratings", "cases", "attributions")  # alerts and dead letters: one partition, in order
 
 
 class TopicLayoutError(RuntimeError):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from clickhouse_connect.driver.client import Client
 
@@ -19,6 +20,7 @@ from sinks.clickhouse import WRITE_SETTINGS
 log = logging.getLogger(__name__)
 
 Row = Sequence[object]
+T = TypeVar("T")
 PartitionKey = tuple[str, int]
 
 
@@ -33,6 +35,10 @@ class ClickHouseWriter:
         """After a rebalance or a failed insert, read the positions from ClickHouse again."""
         self._stored_up_to.clear()
         self._loaded.clear()
+
+    def write_keyed(self, insert: Callable[[Client, T], None], payload: T) -> None:
+        """Run an insert into a table that de-duplicates by its own key (alerts), on this writer's client."""
+        insert(self._client, payload)
 
     def write(self, rows_by_table: Mapping[str, Sequence[Row]]) -> dict[str, int]:
         """Insert what is new; returns rows inserted per table. Raises if ClickHouse fails."""

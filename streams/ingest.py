@@ -19,6 +19,7 @@ from haochaping.ingest import IngestBatch, Ingestor, Message
 from haochaping.settings import Settings
 from haochaping.timeline import CaseTimeline
 from sinks.writer import ClickHouseWriter
+from streams.alerts import register_alerts
 from streams.alignment import register_alignment
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
     )
     counters = IngestCounters()
     aligner = register_alignment(app, settings)
+    alerts = register_alerts(app, settings, writer)
     guard = DeadLetterGuard(DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_min_messages))
 
     @app.agent(source, concurrency=1, name="ingest_events")
@@ -70,6 +72,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             await _send_dead_letters(deadletter, batch)
             await _publish_attributions(attributions, batch)
             await _write_until_stored(writer, batch)
+            await alerts.process(batch)
             for event in events:
                 await stream.ack(event)
             _count(counters, batch)
