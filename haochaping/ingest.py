@@ -83,7 +83,11 @@ class IngestBatch:
 
 
 class TimelineStore(Protocol):
-    """Encoded timelines by case id: a Faust table in the worker, a dict in batch commands."""
+    """Encoded timelines by case id: a Faust table in the worker, a dict in batch commands.
+
+    A store with a `put(key, value, partition)` method is told the Kafka partition the
+    timeline's events came from (its changelog partition); a plain mapping is just set.
+    """
 
     def get(self, key: bytes, /) -> bytes | None: ...
 
@@ -109,7 +113,7 @@ class Ingestor:
         batch = IngestBatch()
         ratings: list[tuple[RatingEvent, Message]] = []
         touched: dict[bytes, CaseTimeline] = {}  # decoded once per batch
-        changed: set[bytes] = set()
+        changed: dict[bytes, int] = {}  # timeline key -> partition of the events that changed it
         load = _loader(timelines, touched)
         for message in messages:
             kind = self._kind_of_topic.get(message.topic)
@@ -120,14 +124,18 @@ class Ingestor:
             if isinstance(decoded, Rejection):
                 self._reject(batch, message, decoded.reason)
             elif isinstance(decoded, CaseEvent):
-                changed.add(self._add_case_event(batch, decoded, message, load, touched))
+                changed[self._add_case_event(batch, decoded, message, load, touched)] = message.partition
             else:
                 ratings.append((decoded, message))
         # Case events of the batch first: a rating then sees every step its case reported so far.
         for rating, message in ratings:
             self._add_rating(batch, rating, message, load)
-        for key in changed:
-            timelines[key] = touched[key].encode()
+        put = getattr(timelines, "put", None)
+        for key, partition in changed.items():
+            if put is not None:
+                put(key, touched[key].encode(), partition)
+            else:
+                timelines[key] = touched[key].encode()
         return batch
 
     def _add_case_event(

@@ -21,10 +21,12 @@ from haochaping.settings import Settings
 from sinks.alerts import write_alerts
 from sinks.webhooks import WebhookSender
 from sinks.writer import ClickHouseWriter
+from streams.tables import put
 
 log = logging.getLogger(__name__)
 
 DETECTOR_KEY = b"detector"
+DETECTOR_PARTITION = 0  # one detector per pipeline: its state lives with source partition 0
 
 
 def detector_config(settings: Settings) -> DetectorConfig:
@@ -45,7 +47,6 @@ class AlertStage:
             key_type=bytes,
             value_type=bytes,
             partitions=settings.partitions,
-            use_partitioner=True,
             help="spike detector state and the source offsets it has counted",
         )
         self._topic = app.topic(settings.topics["alerts"], value_type=bytes, key_type=bytes)
@@ -101,7 +102,7 @@ class AlertStage:
 
     def _save(self, detector: SpikeDetector) -> None:
         envelope = json.dumps(self._counted, separators=(",", ":")).encode()
-        self._table[DETECTOR_KEY] = envelope + b"\n" + detector.encode()
+        put(self._table, DETECTOR_KEY, envelope + b"\n" + detector.encode(), DETECTOR_PARTITION)
 
     async def _emit(self, alerts: list[Alert]) -> None:
         pending = []
@@ -137,6 +138,7 @@ def register_alerts(app: faust.App, settings: Settings, writer: ClickHouseWriter
     @app.on_partitions_revoked.connect
     async def forget_watermarks(sender: object, revoked: object, **kwargs: object) -> None:
         stage.forget_partitions()
+
     if stage.webhooks.enabled:
 
         @app.task

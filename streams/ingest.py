@@ -21,6 +21,7 @@ from haochaping.timeline import CaseTimeline
 from sinks.writer import ClickHouseWriter
 from streams.alerts import register_alerts
 from streams.alignment import register_alignment
+from streams.tables import PartitionedTable, partition_of
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +43,17 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
     source = app.topic(settings.topics["ratings"], settings.topics["cases"], value_type=bytes, key_type=bytes)
     deadletter = app.topic(settings.topics["deadletter"], value_type=bytes, key_type=bytes)
     attributions = app.topic(settings.topics["attributions"], value_type=bytes, key_type=bytes)
-    # Keyed by case id like both source topics. use_partitioner: the changelog partition
-    # follows the key (murmur2, as the portals' producers), not the batch's last event.
-    case_timelines = app.Table(
-        "case_timelines",
-        default=None,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=settings.partitions,
-        use_partitioner=True,
-        help="encoded CaseTimeline by case id",
+    # Keyed by case id like both source topics; each timeline's changelog partition is the
+    # source partition of its case (streams/tables.py writes it explicitly).
+    case_timelines = PartitionedTable(
+        app.Table(
+            "case_timelines",
+            default=None,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.partitions,
+            help="encoded CaseTimeline by case id",
+        )
     )
     counters = IngestCounters()
     aligner = register_alignment(app, settings)
@@ -60,6 +62,16 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
 
     @app.agent(source, concurrency=1, name="ingest_events")
     async def ingest_events(stream: StreamT[bytes]) -> None:
+        try:
+            await _ingest(stream)
+        except Exception as error:
+            # Faust would restart the agent, but the batch in hand was taken from the stream
+            # unacknowledged and would never come back: stop, so a restart resumes from the
+            # last committed offset instead.
+            log.critical("ingest failed, stopping the worker: %r", error, exc_info=True)
+            await app.crash(error)
+
+    async def _ingest(stream: StreamT[bytes]) -> None:
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
             batch = ingestor.process([_message(event) for event in events], case_timelines)
             aligner.saw(batch)
@@ -96,7 +108,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             if scanned % 5_000 == 0:
                 await asyncio.sleep(0)  # let the stream run during a long sweep
         for key in expired:
-            del case_timelines[key]
+            case_timelines.delete(key, partition_of(key, settings.partitions))
         if expired:
             log.info("expired %d case timelines older than %d days", len(expired), settings.timeline_retention_days)
 
