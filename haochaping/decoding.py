@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter, ValidationError
 
 from haochaping.events import CaseEvent, Event, RatingEvent
+from haochaping.privacy import mask_personal_data
 
 # Far above any honest event (a 2,000-character comment is ~6 kB); protects the worker.
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -20,6 +21,13 @@ EventKind = Literal["rating", "case"]
 
 _any_event: TypeAdapter[Event] = TypeAdapter(Annotated[RatingEvent | CaseEvent, Field(discriminator="schema_")])
 _KIND_OF_SCHEMA = {"hcp.rating/1": "rating", "hcp.case/1": "case"}
+# Free-text fields whose value is never quoted in a reason: reasons go to logs, headers and tables.
+_NOT_QUOTED = frozenset({"comment", "note", "rater.id", "rater"})
+_MAX_QUOTE = 60
+
+
+def _clip(text: str, limit: int = _MAX_QUOTE) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,20 +70,18 @@ def describe_validation_error(error: ValidationError, limit: int = 3) -> str:
         location = [str(part) for part in detail["loc"]]
         if location and location[0] in _KIND_OF_SCHEMA:
             location = location[1:]  # drop the discriminator tag pydantic prepends
-        field = ".".join(location) or "message"
-        message = detail["msg"]
+        field = _clip(mask_personal_data(".".join(location) or "message"))
+        message = mask_personal_data(detail["msg"])
         if detail["type"] == "json_invalid":
             parts.append(f"not valid JSON: {detail.get('ctx', {}).get('error', message)}")
             continue
         if detail["type"] == "union_tag_not_found":
             parts.append(f"schema: missing (expected one of {', '.join(_KIND_OF_SCHEMA)})")
             continue
-        if detail["type"] in ("missing", "union_tag_invalid"):
+        if detail["type"] in ("missing", "union_tag_invalid") or field in _NOT_QUOTED:
             parts.append(f"{field}: {message}")
             continue
-        value = repr(detail.get("input"))
-        if len(value) > 60:
-            value = value[:57] + "..."
+        value = _clip(mask_personal_data(repr(detail.get("input"))))
         parts.append(f"{field}: {message} (got {value})")
     more = len(error.errors()) - limit
     if more > 0:

@@ -29,6 +29,8 @@ MAX_COMMENT_CHARS = 2000
 MAX_NOTE_CHARS = 500
 # The 好差评 system began in 2019 (国办发〔2019〕51号); earlier timestamps are clock errors.
 EARLIEST_EVENT_TIME = datetime(2019, 1, 1, tzinfo=UTC)
+# Far-future times are clock errors too; they would also move event-time watermarks past all data.
+LATEST_EVENT_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 
@@ -42,6 +44,8 @@ def _known_province(code: str) -> str:
 def _not_before_system_start(moment: datetime) -> datetime:
     if moment < EARLIEST_EVENT_TIME:
         raise ValueError(f"timestamp {moment.isoformat()} is before 2019-01-01, when 好差评 began")
+    if moment >= LATEST_EVENT_TIME:
+        raise ValueError(f"timestamp {moment.isoformat()} is after 2100: a clock error")
     return moment
 
 

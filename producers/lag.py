@@ -6,15 +6,32 @@ everything published so far is queryable.
 
 from __future__ import annotations
 
+import time
+
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 
 from haochaping.settings import Settings
 from producers.topics import kafka_security
 
 
-def consumer_lag(settings: Settings) -> int:
-    """Messages in the ratings and case-event topics not yet committed by the worker group."""
+def consumer_lag(settings: Settings, attempts: int = 10) -> int:
+    """Messages in the ratings and case-event topics not yet committed by the worker group.
+
+    Retries retriable broker errors (a coordinator not yet elected on a fresh broker).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return _consumer_lag(settings)
+        except KafkaError as error:
+            if not getattr(error, "retriable", False) or attempt == attempts:
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _consumer_lag(settings: Settings) -> int:
     admin = KafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-lag", **kafka_security(settings)
     )

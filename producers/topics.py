@@ -7,6 +7,7 @@ must have the same partition count and the same key (the case id).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -57,9 +58,14 @@ def ensure_topics(settings: Settings) -> dict[str, int]:
     return counts
 
 
-def partition_counts(admin: KafkaAdminClient, topics: list[str]) -> dict[str, int]:
-    described = admin.describe_topics(topics)
-    return {topic["name"]: len(topic["partitions"]) for topic in described}
+def partition_counts(admin: KafkaAdminClient, topics: list[str], wait_seconds: float = 30.0) -> dict[str, int]:
+    """Partitions per topic; right after creation the metadata may still list none, so ask again."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        counts = {topic["name"]: len(topic["partitions"]) for topic in admin.describe_topics(topics)}
+        if all(counts.get(topic, 0) > 0 for topic in topics) or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.2)
 
 
 def check_co_partitioned(settings: Settings, counts: Mapping[str, int]) -> None:

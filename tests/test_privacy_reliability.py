@@ -163,11 +163,6 @@ LEAKING_REJECTIONS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="decoding.describe_validation_error echoes the offending value unmasked (see LEAKING_REJECTIONS); "
-    "remove this mark once the value is masked or omitted",
-)
 @pytest.mark.parametrize("raw", LEAKING_REJECTIONS)
 def test_dead_letter_reasons_do_not_echo_personal_data_in_the_offending_field(raw: bytes) -> None:
     decoded = decode_event(raw)

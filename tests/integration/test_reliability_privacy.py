@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from haochaping.settings import Settings
 from producers.publisher import Publisher
 from producers.topics import ensure_topics
@@ -68,11 +66,6 @@ def test_worker_log_and_tables_hold_no_personal_data(
     assert {table: [s for s in PERSONAL if s in dump] for table, dump in tables.items()} == {t: [] for t in tables}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="decoding.describe_validation_error quotes the offending value, so an oversize comment's phone "
-    "number is written to the worker log by the 'dead letter from …' line (and to dead_letters.reason)",
-)
 def test_worker_log_holds_no_personal_data_from_the_offending_field(
     pipeline_settings: Settings, worker_factory: type[WorkerProcess], tmp_path: Path
 ) -> None:
