@@ -1,0 +1,519 @@
+"""`make bench`: the pipeline against its limits and a hand-written peer, in one run, one table.
+
+    .venv/bin/python bench/run.py            full sizes (about 10-15 minutes on 2 cores)
+    .venv/bin/python bench/run.py --smoke    tiny sizes, one repetition, no warm-up (< 60 s)
+
+It starts its own Kafka broker (infra/kafka/kafka.sh, on --kafka-port, state in a temp dir),
+pre-loads one backlog of simulated traffic, and then takes every figure in the same run,
+round-robin per repetition so that noise from other processes falls on all of them alike:
+
+- raw consumer   aiokafka draining the backlog's topics, no processing            (messages/s)
+- raw insert     clickhouse-connect inserting the backlog's ratings and case-event rows (rows/s)
+- peer           kafka-python + pydantic + batched inserts, commit after insert   (messages/s)
+- core           Ingestor.process in one process, no Kafka, no ClickHouse        (events/s)
+- pipeline       the real `hcp worker` draining the backlog until the committed lag is 0 (events/s)
+- latency        publish → attribution row queryable (through the worker's /sql), at a steady rate
+- memory         peak RSS of N encoded case timelines (the timeline table's payload)
+
+Every ClickHouse is a fresh embedded (chDB) directory in the temp dir; each measurement that
+opens one runs in its own process. Nothing outside the temp dir is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import workload  # noqa: E402
+from bench.pipeline import Stalled, Worker, measure_latency, row_counts  # noqa: E402
+from haochaping.settings import Settings  # noqa: E402
+
+KAFKA = ROOT / "infra" / "kafka" / "kafka.sh"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    events: int  # backlog
+    repetitions: int
+    warmup: bool
+    latency_rates: tuple[float, ...]  # steady publish rates, events/s
+    latency_segments: int
+    latency_segment_seconds: float
+    latency_backlog: int  # events the worker drains before the steady phase (state, realistic rating share)
+    memory_cases: int
+
+
+FULL = Sizes(200_000, 3, True, (2_000.0, 500.0), 3, 20.0, 50_000, 1_000_000)
+SMOKE = Sizes(3_000, 1, False, (300.0,), 1, 4.0, 2_000, 10_000)
+
+
+@dataclass
+class Samples:
+    unit: str
+    values: list[float] = field(default_factory=list)
+    extra: list[dict[str, object]] = field(default_factory=list)
+
+
+def say(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def free_port_pair() -> int:
+    """A port p with p+1 also free: the broker's client and controller ports."""
+    for _ in range(50):
+        port = free_port()
+        if port < 65535:
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no two consecutive free ports for the broker")
+
+
+class Broker:
+    def __init__(self, port: int, state: Path) -> None:
+        self.env = {**os.environ, "HCP_KAFKA_PORT": str(port), "HCP_KAFKA_STATE": str(state)}
+        self.bootstrap = f"127.0.0.1:{port}"
+
+    def start(self) -> None:
+        subprocess.run([str(KAFKA), "start"], env=self.env, check=True)
+
+    def stop(self) -> None:
+        subprocess.run([str(KAFKA), "stop"], env=self.env, check=False)
+
+
+def child(module: str, *args: str, timeout: float = 1800) -> dict[str, object]:
+    """Run `python -m module args` from the repository; its last stdout line is JSON."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{module} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+class Bench:
+    def __init__(self, sizes: Sizes, bootstrap: str, work: Path) -> None:
+        self.sizes = sizes
+        self.bootstrap = bootstrap
+        self.work = work
+        self.run_id = uuid.uuid4().hex[:6]
+        self.counter = 0
+        self.backlog = self.settings("backlog")
+        self.samples: dict[str, Samples] = {
+            "raw consumer (aiokafka)": Samples("msg/s"),
+            "raw insert (clickhouse-connect)": Samples("rows/s"),
+            "hand-written peer": Samples("msg/s"),
+            "pipeline core, in-process": Samples("events/s"),
+            "pipeline (hcp worker)": Samples("events/s"),
+        }
+
+    def settings(self, name: str) -> Settings:
+        self.counter += 1
+        unique = f"{self.run_id}-{name}-{self.counter}"
+        return Settings(
+            kafka_bootstrap=self.bootstrap,
+            data_dir=self.work / unique,
+            topic_prefix=f"bench-{self.run_id}-{name}.",
+            consumer_group=f"bench-{unique}",
+            web_port=free_port(),
+            pseudonym_key=b"bench-pseudonym-key",
+        )
+
+    def fresh_dir(self, name: str) -> Path:
+        self.counter += 1
+        path = self.work / f"{name}-{self.counter}"
+        path.mkdir(parents=True)
+        return path
+
+    # --- the measurements -------------------------------------------------------------------
+
+    def raw_consumer(self) -> tuple[float, dict[str, object]]:
+        topics = self.backlog.topics
+        result = child("bench.limits", "consume", self.bootstrap, topics["ratings"], topics["cases"])
+        assert result["messages"] == self.sizes.events, result
+        return float(result["per_second"]), result  # type: ignore[arg-type]
+
+    def raw_insert(self) -> tuple[float, dict[str, object]]:
+        result = child("bench.limits", "insert", str(self.fresh_dir("insert") / "ch"), str(self.sizes.events))
+        return float(result["per_second"]), result  # type: ignore[arg-type]
+
+    def peer(self) -> tuple[float, dict[str, object]]:
+        topics = self.backlog.topics
+        directory = self.fresh_dir("peer") / "ch"
+        group = f"bench-peer-{self.run_id}-{self.counter}"
+        result = child(
+            "bench.peer",
+            self.bootstrap,
+            topics["ratings"],
+            topics["cases"],
+            str(directory),
+            group,
+            str(self.sizes.events),
+        )
+        assert result["stored"] == self.sizes.events, result
+        return float(result["per_second"]), result  # type: ignore[arg-type]
+
+    def core(self) -> tuple[float, dict[str, object]]:
+        result = child("bench.core", "--events", str(self.sizes.events))
+        return float(result["per_second"]), result  # type: ignore[arg-type]
+
+    def pipeline(self) -> tuple[float, dict[str, object]]:
+        settings = self.backlog.with_changes(
+            consumer_group=f"bench-{self.run_id}-pipeline-{self.counter}",
+            data_dir=self.fresh_dir("pipeline"),
+            web_port=free_port(),
+        )
+        worker = Worker(settings, settings.data_dir / "worker.log")
+        worker.start()
+        try:
+            ready = worker.wait_ready()
+            drained = worker.wait_drained(timeout=3600)
+            rss = worker.peak_rss_mb()
+        except Stalled as error:
+            kept = self.work.parent / f"hcp-bench-stalled-worker-{self.run_id}-{self.counter}.log"
+            shutil.copy(worker.log_path, kept)
+            say(f"pipeline STALLED: {error}; worker log kept in {kept}")
+            return float("nan"), {"stalled": True, "lag": error.lag, "log": str(kept)}
+        finally:
+            worker.stop()
+        counts = row_counts(settings.data_dir / "clickhouse")
+        expected = self.expected
+        if counts["ratings"] != expected["rating"] or counts["case_events"] != expected["case"]:
+            raise RuntimeError(f"pipeline stored {counts}, expected {expected}:\n{worker.log_tail()}")
+        seconds = drained - ready
+        rows = sum(counts[table] for table in counts if table != "rated_attributions")
+        detail: dict[str, object] = {
+            "seconds_from_ready": seconds,
+            "seconds_from_start": drained - worker.started_at,
+            "rows": counts,
+            "rows_per_second": rows / seconds,
+            "worker_peak_rss_mb": rss,
+        }
+        return self.sizes.events / seconds, detail
+
+    def latency(self, rate: float) -> dict[str, object]:
+        sizes = self.sizes
+        settings = self.settings(f"latency{rate:.0f}")
+        records = workload.stream(seed=1)
+        warm = [next(records) for _ in range(sizes.latency_backlog)]
+        workload.preload(settings, warm)
+        worker = Worker(settings, settings.data_dir / "worker.log")
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        worker.start()
+        try:
+            worker.wait_ready()
+            try:
+                worker.wait_drained(timeout=600)
+            except Stalled as error:
+                say(f"latency: the worker STALLED on its warm-up backlog ({error})")
+                return {
+                    "stalled": True,
+                    "publish_rate": rate,
+                    "latencies": [],
+                    "negatives": 0,
+                    "missing": 0,
+                    "published": 0,
+                    "worker_peak_rss_mb": worker.peak_rss_mb(),
+                }
+            seconds = sizes.latency_segments * sizes.latency_segment_seconds
+            result = measure_latency(worker, records, rate, seconds)  # type: ignore[arg-type]
+            result["worker_peak_rss_mb"] = worker.peak_rss_mb()
+        finally:
+            worker.stop()
+        return result
+
+    def memory(self) -> dict[str, object]:
+        return child("bench.memory", "--cases", str(self.sizes.memory_cases))
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        say(f"simulating {self.sizes.events:,} events (cases_per_hour={workload.CASES_PER_HOUR})")
+        records = workload.simulated(self.sizes.events)
+        ratings = sum(r.kind == "rating" for r in records)
+        self.expected = {"rating": ratings, "case": len(records) - ratings}
+        self.negatives = sum(r.negative for r in records)
+        self.bytes = sum(len(r.value) for r in records)
+        seconds = workload.preload(self.backlog, records)
+        say(f"pre-loaded {len(records):,} events ({self.expected['rating']:,} ratings) in {seconds:.1f} s")
+
+    def run(self) -> dict[str, object]:
+        self.prepare()
+        steps: list[tuple[str, Callable[[], tuple[float, dict[str, object]]]]] = [
+            ("raw consumer (aiokafka)", self.raw_consumer),
+            ("raw insert (clickhouse-connect)", self.raw_insert),
+            ("hand-written peer", self.peer),
+            ("pipeline core, in-process", self.core),
+            ("pipeline (hcp worker)", self.pipeline),
+        ]
+        rounds = ([False] if self.sizes.warmup else []) + [True] * self.sizes.repetitions
+        for number, recorded in enumerate(rounds, start=1):
+            label = f"repetition {number - self.sizes.warmup}" if recorded else "warm-up"
+            for name, step in steps:
+                started = time.perf_counter()
+                value, detail = step()
+                say(f"{label}: {name}: {value:,.0f} {self.samples[name].unit} ({time.perf_counter() - started:.1f} s)")
+                if recorded:
+                    self.samples[name].values.append(value)
+                    self.samples[name].extra.append(detail)
+        latency = []
+        for rate in self.sizes.latency_rates:
+            say(
+                f"latency: {rate:,.0f} events/s for "
+                f"{self.sizes.latency_segments} × {self.sizes.latency_segment_seconds:.0f} s"
+            )
+            latency.append(self.latency(rate))
+        say(f"memory: {self.sizes.memory_cases:,} case timelines")
+        memory = self.memory()
+        return {"latency": latency, "memory": memory}
+
+
+# --- the table -------------------------------------------------------------------------------
+
+
+def spread(values: list[float]) -> str:
+    if len(values) < 2:
+        return "-"
+    return f"{min(values):,.0f}–{max(values):,.0f}"
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def render(bench: Bench, other: dict[str, object], sizes: Sizes, elapsed: float) -> str:
+    lines = []
+    add = lines.append
+    reps = sizes.repetitions
+    add(f"haochaping benchmark — {machine()}")
+    add(f"code: {source_state()}")
+    add(
+        f"backlog: {sizes.events:,} simulated events ({bench.expected['rating']:,} ratings, "
+        f"{bench.negatives:,} negative; {bench.expected['case']:,} case events; "
+        f"{bench.bytes / sizes.events:.0f} B/event), 4 partitions per topic; "
+        f"{'1 warm-up + ' if sizes.warmup else 'no warm-up, '}{reps} repetition(s), round-robin"
+    )
+    add("")
+    header = f"{'measurement':<36} {'unit':<9} {'median':>10} {'min–max':>19} {'n':>3}"
+    add(header)
+    add("-" * len(header))
+    medians: dict[str, float] = {}
+    stalled = 0
+    for name, samples in bench.samples.items():
+        values = [value for value in samples.values if value == value]  # NaN: a stalled repetition
+        stalled += len(samples.values) - len(values)
+        median = statistics.median(values) if values else float("nan")
+        medians[name] = median
+        count = f"{len(values)}" if len(values) == len(samples.values) else f"{len(values)}/{len(samples.values)}"
+        add(f"{name:<36} {samples.unit:<9} {median:>10,.0f} {spread(values):>19} {count:>3}")
+    pipeline_extra = [x for x in bench.samples["pipeline (hcp worker)"].extra if not x.get("stalled")]
+    rows_rate = [float(x["rows_per_second"]) for x in pipeline_extra]  # type: ignore[arg-type]
+    add(
+        f"{'  pipeline, all tables':<36} {'rows/s':<9} {med(rows_rate):>10,.0f} "
+        f"{spread(rows_rate):>19} {len(rows_rate):>3}"
+    )
+    from_start = [sizes.events / float(x["seconds_from_start"]) for x in pipeline_extra]  # type: ignore[arg-type]
+    add(
+        f"{'  pipeline incl. worker start-up':<36} {'events/s':<9} {med(from_start):>10,.0f} "
+        f"{spread(from_start):>19} {len(from_start):>3}"
+    )
+
+    latencies = other["latency"]
+    assert isinstance(latencies, list)
+    segment = sizes.latency_segment_seconds
+    for latency in latencies:
+        points: list[tuple[float, float]] = latency["latencies"]
+        p50s, p99s = [], []
+        for index in range(sizes.latency_segments):
+            part = [lat * 1000 for at, lat in points if index * segment <= at < (index + 1) * segment]
+            if part:
+                p50s.append(percentile(part, 0.5))
+                p99s.append(percentile(part, 0.99))
+        for name, values in ((f"latency p50 @ {latency['publish_rate']:,.0f} ev/s", p50s), ("  p99", p99s)):
+            median = statistics.median(values) if values else float("nan")
+            add(f"{name:<36} {'ms':<9} {median:>10,.0f} {spread(values):>19} {len(values):>3}")
+    memory = other["memory"]
+    assert isinstance(memory, dict)
+    label = f"memory, {int(memory['cases']):,} timelines"
+    add(f"{label:<36} {'MiB RSS':<9} {float(memory['peak_rss_mb']):>10,.0f} {'-':>19} {1:>3}")
+    worker_rss = [float(x["worker_peak_rss_mb"]) for x in pipeline_extra]  # type: ignore[arg-type]
+    add(
+        f"{'  worker peak RSS after backlog':<36} {'MiB':<9} {med(worker_rss):>10,.0f} "
+        f"{spread(worker_rss):>19} {len(worker_rss):>3}"
+    )
+    add("")
+    pipe = medians["pipeline (hcp worker)"]
+    add("ratios (medians):")
+    add(f"  pipeline ÷ raw consumer        {pipe / medians['raw consumer (aiokafka)']:.3f}")
+    add(f"  pipeline ÷ hand-written peer   {pipe / medians['hand-written peer']:.3f}")
+    add(f"  pipeline ÷ in-process core     {pipe / medians['pipeline core, in-process']:.3f}")
+    insert = medians["raw insert (clickhouse-connect)"]
+    add(f"  pipeline rows/s ÷ raw insert   {med(rows_rate) / insert:.3f}")
+    add("")
+    for latency in latencies:
+        add(
+            f"latency @ {latency['publish_rate']:,.0f} ev/s: {latency['negatives']} negative ratings in "
+            f"{sizes.latency_segments} segment(s) of {segment:.0f} s (p50/p99 per segment, spread across "
+            f"segments), {latency['missing']} not seen; /sql polled every 0.1 s; {latency['published']:,} events "
+            f"published after {sizes.latency_backlog:,} pre-loaded; worker peak RSS "
+            f"{float(latency['worker_peak_rss_mb']):,.0f} MiB"
+        )
+    add(
+        f"memory: {float(memory['bytes_per_case']):.0f} B/case encoded (key + value, "
+        f"{float(memory['events_per_case']):.1f} events/case), payload {float(memory['payload_mb']):,.0f} MiB, "
+        f"process baseline {float(memory['baseline_rss_mb']):,.0f} MiB, table adds "
+        f"{float(memory['table_rss_mb']):,.0f} MiB — the table's payload in one process, not a whole worker"
+    )
+    if stalled:
+        add(
+            f"STALLED: {stalled} pipeline repetition(s) stopped making progress (committed lag unchanged for "
+            "120 s) and are left out of the medians; see the kept worker log(s)"
+        )
+    counts = pipeline_extra[-1]["rows"] if pipeline_extra else {}
+    add(f"pipeline rows per run: {json.dumps(counts)}")
+    add(f"total bench time {elapsed / 60:.1f} min; 2-core machines shared with other work give noisy figures")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        total_kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{total_kb / 2**20:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    kafka = _kafka_version()
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {memory}, Python {platform.python_version()}, "
+        f"Kafka {kafka}, {platform.system()} {platform.release()}"
+    )
+
+
+def source_state() -> str:
+    """The commit measured, and whether tracked files outside bench/ differ from it."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    changed = [line[3:] for line in changed if line.strip()]
+    return f"commit {commit}" + (f" with local changes to {', '.join(changed)}" if changed else " (clean)")
+
+
+def _kafka_version() -> str:
+    import re
+
+    text = (ROOT / "infra" / "kafka" / "pom.xml").read_text()
+    found = re.search(r"<kafka.version>(.*?)</kafka.version>", text)
+    return found.group(1) if found else "?"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition, no warm-up (< 60 s)")
+    parser.add_argument(
+        "--kafka-port",
+        type=int,
+        default=int(os.environ.get("HCP_BENCH_KAFKA_PORT", "0")),
+        help="the bench broker's port (default: a free one; the controller uses port+1)",
+    )
+    parser.add_argument("--events", type=int, help="backlog size (overrides the mode's)")
+    parser.add_argument("--repetitions", type=int, help="recorded repetitions (overrides the mode's)")
+    parser.add_argument("--memory-cases", type=int, help="case timelines for the memory figure")
+    parser.add_argument("--json", help="also write every sample here")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (worker logs) for inspection")
+    args = parser.parse_args()
+    sizes = SMOKE if args.smoke else FULL
+    overrides = {
+        "events": args.events,
+        "repetitions": args.repetitions,
+        "memory_cases": args.memory_cases,
+    }
+    sizes = Sizes(**{**sizes.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
+
+    work = Path(tempfile.mkdtemp(prefix="hcp-bench-"))
+    broker = Broker(args.kafka_port or free_port_pair(), work / "kafka")
+    started = time.perf_counter()
+    try:
+        broker.start()
+        bench = Bench(sizes, broker.bootstrap, work)
+        other = bench.run()
+        table = render(bench, other, sizes, time.perf_counter() - started)
+    finally:
+        broker.stop()
+        if args.keep:
+            say(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print(table)
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {name: {"unit": s.unit, "values": s.values, "detail": s.extra} for name, s in bench.samples.items()}
+                | {"other": other},
+                ensure_ascii=False,
+                indent=1,
+                default=str,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
