@@ -80,7 +80,7 @@ class WorkerProcess:
             [sys.executable, "-m", "cli.main", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
 
-    def wait_until_drained(self, timeout: float = 90.0) -> None:
+    def wait_until_drained(self, timeout: float = 300.0) -> None:
         from producers.lag import consumer_lag
 
         deadline = time.monotonic() + timeout

@@ -106,7 +106,7 @@ def test_incident_fires_then_resolves_everywhere(
 
     worker = worker_factory(settings, tmp_path / "worker.log")
     worker.start()
-    worker.wait_until_drained(timeout=300)
+    worker.wait_until_drained(timeout=600)
     deadline = time.monotonic() + 30  # webhooks are delivered in the background
     while time.monotonic() < deadline and len(received) < 2:
         time.sleep(0.2)

@@ -120,7 +120,7 @@ def test_report_sql_and_replay(pipeline_settings: Settings, tmp_path: Path) -> N
         # Fed live, as portals do: a backlog would reach the worker with ratings ahead of their cases.
         announced = first.wait_for_web()
         feed(settings)
-        first.wait_until_drained(timeout=180)
+        first.wait_until_drained(timeout=600)
         assert announced["data_dir"] == str(settings.data_dir.resolve())
 
         # Through the running worker (it owns the embedded directory).
@@ -174,7 +174,7 @@ def test_report_sql_and_replay(pipeline_settings: Settings, tmp_path: Path) -> N
     second = AnalystWorker(replay_settings, tmp_path / "worker-2.log")
     second.start()
     try:
-        second.wait_until_drained(timeout=180)
+        second.wait_until_drained(timeout=600)
         second.wait_for_web()
         assert "skipped" in second.log_path.read_text(), "the replay reached the writer"
         after = aggregate_snapshot(settings)

@@ -68,7 +68,7 @@ def test_backlog_is_traced_like_live_traffic(
 
     worker = worker_factory(settings, tmp_path / "worker.log")
     worker.start()
-    worker.wait_until_drained(timeout=180)
+    worker.wait_until_drained(timeout=600)
     assert worker.stop() == 0
 
     expected_primary, expected_observed = _traced_live(lines, settings)

@@ -42,7 +42,7 @@ def test_dashboard_shows_the_incident(pipeline_settings: Settings, tmp_path: Pat
     try:
         announced = worker.wait_for_web()
         feed(settings)
-        worker.wait_until_drained(timeout=180)
+        worker.wait_until_drained(timeout=600)
         url = f"http://127.0.0.1:{announced['web_port']}/dashboard?refresh=2"
         ARTIFACTS.mkdir(exist_ok=True)
         profile = tmp_path / "chromium-profile"  # a fresh --user-data-dir for every run

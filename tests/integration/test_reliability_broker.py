@@ -8,6 +8,7 @@ thread sends, then runs a worker and counts what reached ClickHouse.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import time
@@ -61,14 +62,16 @@ class OwnBroker:
 
 
 def _two_free_ports() -> int:
-    """A client port whose successor (the controller port) is free too."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
+    """A client port whose successor (the controller port) is free too, both below the ephemeral
+    range: the broker restarts on them, and an ephemeral port may meanwhile go to any client socket."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for port in random.Random().sample(range(20_000, min(low, 32_000) - 1, 2), 50):
+        try:
+            for candidate in (port, port + 1):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
         return port
     raise AssertionError("no two consecutive free ports")
 
@@ -120,7 +123,7 @@ def test_broker_restart_while_publishing_loses_nothing(
     assert committed_offsets(settings) == 0
     worker = worker_factory(settings, tmp_path / "worker.log")
     worker.start()
-    worker.wait_until_drained(timeout=170)
+    worker.wait_until_drained(timeout=600)
     assert worker.stop() == 0
     stored = query_stored(settings, expected)
     print(f"\nbroker restart after {sent_while_up} of {len(lines)} events: {stored.counts}")

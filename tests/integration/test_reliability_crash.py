@@ -74,7 +74,7 @@ def test_worker_killed_mid_stream_restarts_without_loss_or_duplicates(
         assert publisher.publish_lines(first).refused == []
     worker = worker_factory(settings, tmp_path / "worker.log")
     worker.start()
-    worker.wait_until_drained(timeout=150)
+    worker.wait_until_drained(timeout=600)
     assert committed_offsets(settings) == len(first)
 
     # 2. The rest arrives as a live stream; the worker dies in the middle of it.
@@ -104,7 +104,7 @@ def test_worker_killed_mid_stream_restarts_without_loss_or_duplicates(
     restarted.start()
     with Publisher(settings) as publisher:
         assert publisher.publish_lines(held_lines).refused == []
-    restarted.wait_until_drained(timeout=170)
+    restarted.wait_until_drained(timeout=600)
     assert restarted.stop() == 0
 
     skipped = sum(int(n) for n in re.findall(r"(?:ratings|case_events): skipped (\d+) rows", worker.log_tail(100_000)))

@@ -87,7 +87,7 @@ def test_worker_waits_out_a_failing_clickhouse_and_catches_up_exactly(
     worker.start()
     with Publisher(settings) as publisher:
         assert publisher.publish_lines(lines[:BEFORE_OUTAGE]).refused == []
-    worker.wait_until_drained(timeout=150)
+    worker.wait_until_drained(timeout=600)
     assert committed_offsets(settings) == BEFORE_OUTAGE
 
     # ClickHouse cannot write the ratings table any more; the rest of the traffic arrives.
@@ -112,7 +112,7 @@ def test_worker_waits_out_a_failing_clickhouse_and_catches_up_exactly(
     first_failure = next(line for line in worker.log_tail(100_000).splitlines() if "ClickHouse write failed" in line)
 
     immutable.clear()
-    worker.wait_until_drained(timeout=170)
+    worker.wait_until_drained(timeout=600)
     assert worker.stop() == 0
 
     stored = query_stored(settings, expected)
