@@ -62,6 +62,7 @@ RATINGS_PER_CASE_HOUR = 3.35
 WORLD_MATTER = "HCP-RS-CBZM"
 WORLD_PROVINCES = ("310000", "340000")
 HORIZON_HOURS = 48  # a rise not detected within two days counts as missed
+SPARE = 10  # extra draws per row, for trials whose key already had an alert open at the onset
 MIN_BASE_RATE = 0.005  # rises are tested at keys with at least this complaint rate
 INCIDENT_WARMUP_DAYS = 2  # enough for the detector's warm-up in a world of one or a few matters
 INCIDENT_HOURS = 72
@@ -179,6 +180,8 @@ class Outcome:
     delay: int | None  # windows from the onset to the end of the alert's last window
     pooled: bool
     ratings_per_window: float
+    busy: bool = False  # the key already had an alert open (or cooling) at the onset: not a test
+    elsewhere: int = 0  # firing alerts at other keys of the step while the rise was watched
 
 
 class RiseBench:
@@ -244,12 +247,14 @@ def _snapshots(config: DetectorConfig, observations: list[StepObservation], onse
 
 def _trial(config: DetectorConfig, observations: list[StepObservation], snapshot: bytes, trial: Trial) -> Outcome:
     detector = SpikeDetector.decode(snapshot, config)
+    province, matter, step = trial.key
+    if detector.status(province, matter, step) != "idle":
+        return Outcome(trial, None, False, 0.0, busy=True)
     window = config.window_seconds
     horizon = _horizon(config)
     stop = trial.onset + horizon * window
     rng = random.Random(f"rise-{trial.volume}-{trial.factor}-{trial.seed}")
     share = (trial.factor - 1.0) * trial.base_rate / (1.0 - trial.base_rate)
-    province, matter, step = trial.key
     ratings = 0
     for observation in observations[_first_at(observations, trial.onset):]:
         if observation.at.timestamp() >= stop:
@@ -259,17 +264,17 @@ def _trial(config: DetectorConfig, observations: list[StepObservation], snapshot
             if rng.random() < share:
                 observation = replace(observation, weight=1.0, reason="DATA_NOT_SHARED")
         detector.observe(observation)
-    alerts = detector.advance(datetime.fromtimestamp(stop, UTC) + config.allowed_lateness)
-    for alert in alerts:
-        if (
-            alert.state == "firing"
-            and (alert.province, alert.step) == (province, step)
-            and alert.matter_code in (matter, None)
-            and alert.window_end.timestamp() > trial.onset
-        ):
-            delay = round((alert.window_end.timestamp() - trial.onset) / window)
-            return Outcome(trial, delay, alert.matter_code is None, ratings / horizon)
-    return Outcome(trial, None, False, ratings / horizon)
+    alerts = [
+        alert for alert in detector.advance(datetime.fromtimestamp(stop, UTC) + config.allowed_lateness)
+        if alert.state == "firing" and alert.window_end.timestamp() > trial.onset
+    ]
+    right = [alert for alert in alerts
+             if (alert.province, alert.step) == (province, step) and alert.matter_code in (matter, None)]
+    elsewhere = len(alerts) - len(right)
+    if right:
+        delay = round((right[0].window_end.timestamp() - trial.onset) / window)
+        return Outcome(trial, delay, right[0].matter_code is None, ratings / horizon, elsewhere=elsewhere)
+    return Outcome(trial, None, False, ratings / horizon, elsewhere=elsewhere)
 
 
 def _horizon(config: DetectorConfig) -> int:
@@ -383,7 +388,8 @@ def variants(default: DetectorConfig) -> list[tuple[str, DetectorConfig]]:
         ("half_life_windows 56", replace(default, half_life_windows=56.0)),
         ("min_ratio 1.2", replace(default, min_ratio=1.2)),
         ("prior_strength 25", replace(default, prior_strength=25.0)),
-        ("plain binomial (no baseline uncertainty)", replace(default, max_strength=1e12, prior_strength=1e9)),
+        ("max_strength 1000", replace(default, max_strength=1000.0)),
+        ("max_strength 20000", replace(default, max_strength=20000.0)),
     ]
 
 
@@ -396,7 +402,7 @@ def tradeoff(job: tuple[str, DetectorConfig, datetime, int]) -> tuple[str, False
     name, config, measured_from, seeds = job
     found = false_alerts(detect(_NATIONAL, config), measured_from, MEASURED_DAYS)
     bench = RiseBench(_RISE_WORLD, measured_from)
-    outcomes = bench.run(config, bench.trials(config, 240, (3.0,), seeds))
+    outcomes = usable(bench.run(config, bench.trials(config, 240, (3.0,), seeds + SPARE)), seeds)
     return name, found, outcomes, config.window_seconds / 3600
 
 
@@ -418,15 +424,32 @@ def best_possible(ratings: int, base_rate: float, factor: float, alpha: float) -
     return upper_tail(needed, total, min(1.0, factor * base_rate))
 
 
+def usable(outcomes: list[Outcome], runs: int) -> list[Outcome]:
+    """The first `runs` trials per rise and volume whose key had no alert open at the onset.
+
+    A key already alerting (a false alert just before, or its cool-down) cannot alert again for
+    the rise, by design; such draws are replaced by spare ones so every row has `runs` tests.
+    """
+    kept: list[Outcome] = []
+    counts: dict[tuple[float, int], int] = defaultdict(int)
+    for outcome in sorted(outcomes, key=lambda item: (item.trial.factor, item.trial.volume, item.trial.seed)):
+        group = (outcome.trial.factor, outcome.trial.volume)
+        if not outcome.busy and counts[group] < runs:
+            counts[group] += 1
+            kept.append(outcome)
+    return kept
+
+
 def rise_table(outcomes: list[Outcome], alpha: float) -> list[str]:
     rows = [
         "| rise | ratings/window (mean) | baseline 差评/window | runs | within 2 windows | best possible | "
-        "within 48 h | median delay | max delay | pooled |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "within 48 h | median delay | max delay | pooled | other keys |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     groups: dict[tuple[float, int], list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
-        groups[(outcome.trial.factor, outcome.trial.volume)].append(outcome)
+        if not outcome.busy:
+            groups[(outcome.trial.factor, outcome.trial.volume)].append(outcome)
     for (factor, volume), group in sorted(groups.items()):
         delays = [outcome.delay for outcome in group if outcome.delay is not None]
         within = sum(1 for delay in delays if delay <= 2)
@@ -437,7 +460,7 @@ def rise_table(outcomes: list[Outcome], alpha: float) -> list[str]:
         rows.append(
             f"| {factor:g}x | ~{volume} ({mean:.0f}) | {expected:.2f} | {len(group)} | {within / len(group):.0%} | "
             f"{bound:.0%} | {len(delays) / len(group):.0%} | {_median(delays)} | {max(delays) if delays else '-'} | "
-            f"{sum(outcome.pooled for outcome in group)} |"
+            f"{sum(outcome.pooled for outcome in group)} | {sum(outcome.elsewhere for outcome in group)} |"
         )
     return rows
 
@@ -467,7 +490,8 @@ def tradeoff_table(results: list[tuple[str, FalseAlerts, list[Outcome], float]])
         "| variant | false alerts / day | 3x within 2 windows | within 48 h | median delay (h) |",
         "|---|---|---|---|---|",
     ]
-    for name, found, outcomes, hours in results:
+    for name, found, all_outcomes, hours in results:
+        outcomes = [outcome for outcome in all_outcomes if not outcome.busy]
         delays = [outcome.delay for outcome in outcomes if outcome.delay is not None]
         within = sum(1 for delay in delays if delay <= 2) / len(outcomes) if outcomes else 0.0
         median = _median([delay * hours for delay in delays])
@@ -543,7 +567,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcomes: list[Outcome] = []
         for volume, traced_world in worlds.items():
             bench = RiseBench(flatten(traced_world), measured_from)
-            outcomes += bench.run(config, bench.trials(config, volume, FACTORS, seeds))
+            outcomes += bench.run(config, bench.trials(config, volume, FACTORS, seeds + SPARE))
+        outcomes = usable(outcomes, seeds)
         say(f"## 2. A rise at one key ({config.window_seconds // 3600} h windows, onset at a window boundary, "
             f"{seeds} seeded runs each)\n")
         say("\n".join(rise_table(outcomes, config.alpha)) + "\n")

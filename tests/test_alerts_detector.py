@@ -75,6 +75,19 @@ def test_one_alert_per_incident_then_resolved_when_back_to_normal() -> None:
     assert resolved.alert_id == alert_id("resolved", *KEY, firing.window_start)
 
 
+def test_status_follows_the_incident() -> None:
+    detector = SpikeDetector(CONFIG)
+    run_windows(detector, 0, [*BASELINE, (200, 12)])
+    assert detector.status(*KEY) == "pending"
+    run_windows(detector, 11, [(200, 12)])
+    assert detector.status(*KEY) == "firing"
+    run_windows(detector, 12, [NORMAL, NORMAL])
+    assert detector.status(*KEY) == "cooling"
+    run_windows(detector, 14, [NORMAL] * 4)
+    assert detector.status(*KEY) == "idle"
+    assert detector.status("340000", None, "DATA_SHARE") == "idle"
+
+
 def test_cool_down_keeps_a_resolved_key_quiet_then_it_may_fire_again() -> None:
     detector = SpikeDetector(CONFIG)
     incident = [(200, 40), NORMAL, NORMAL]  # fires at 10, resolved at 12

@@ -111,6 +111,17 @@ class SpikeDetector:
     def tracked_keys(self) -> int:
         return len(self._state.keys)
 
+    def status(self, province: str, matter_code: str | None, step: str) -> str:
+        """idle, pending, firing, or cooling (resolved, in its cool-down) for a key; matter None = pooled."""
+        state = self._state
+        track = state.tracks.get((province, matter_code, step))
+        if track is None:
+            return IDLE
+        if track.status == IDLE:
+            following = -1 if state.closed_through is None else state.closed_through + 1
+            return "cooling" if following < track.quiet_until else IDLE
+        return track.status
+
     def encode(self) -> bytes:
         return self._state.encode()
 

@@ -7,14 +7,17 @@ versioned, compressed JSON document, so an upgrade can read what an older worker
 from __future__ import annotations
 
 import json
+import sys
 import zlib
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
 from haochaping.alerts.baseline import History
 from haochaping.alerts.evidence import Tally
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_MAGIC = b"HCPS"
 
 Key = tuple[str, str | None, str]  # (province, matter_code or None when pooled, step)
 Group = tuple[str, str]  # (province, step)
@@ -69,6 +72,17 @@ class DetectorState:
     tracks: dict[Key, Track] = field(default_factory=dict)
 
     def encode(self) -> bytes:
+        # The decayed histories (thousands of keys) go as packed doubles: formatting floats as
+        # text was most of the cost, and the worker saves the state after every batch.
+        numbers = array("d")
+        windows = array("q")
+        names: dict[str, list[Any]] = {}
+        for name, table in (("keys", self.keys), ("groups", self.groups), ("steps", self.steps)):
+            names[name] = [list(key) if isinstance(key, tuple) else key for key in table]
+            for history in table.values():
+                numbers.append(history.ratings)
+                numbers.append(history.negatives)
+                windows.append(history.window)
         document = {
             "v": FORMAT_VERSION,
             "window": self.window_seconds,
@@ -82,22 +96,41 @@ class DetectorState:
                 [window, [[list(key), tally.to_state()] for key, tally in cells.items()]]
                 for window, cells in self.open.items()
             ],
-            "keys": [[list(key), _history(history)] for key, history in self.keys.items()],
-            "groups": [[list(group), _history(history)] for group, history in self.groups.items()],
-            "steps": [[step, _history(history)] for step, history in self.steps.items()],
+            "histories": names,
             "tracks": [[list(key), track.to_state()] for key, track in self.tracks.items()],
         }
-        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-        return zlib.compress(text.encode("utf-8"), 6)
+        header = json.dumps(document, ensure_ascii=False, separators=(",", ":"), check_circular=False).encode()
+        if sys.byteorder == "big":  # the packed numbers are little-endian on every machine
+            numbers.byteswap()
+            windows.byteswap()
+        body = _MAGIC + len(header).to_bytes(4, "little") + header + numbers.tobytes() + windows.tobytes()
+        return zlib.compress(body, 1)
 
     @classmethod
     def decode(cls, data: bytes) -> DetectorState:
         try:
-            document = json.loads(zlib.decompress(data).decode("utf-8"))
-        except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as error:
+            body = zlib.decompress(data)
+            if not body.startswith(_MAGIC):
+                raise ValueError("no state header")
+            length = int.from_bytes(body[4:8], "little")
+            document = json.loads(body[8 : 8 + length].decode("utf-8"))
+            if document.get("v") != FORMAT_VERSION:
+                raise ValueError(f"format version {document.get('v')!r}, expected {FORMAT_VERSION}")
+            names = document["histories"]
+            count = sum(len(names[name]) for name in ("keys", "groups", "steps"))
+            numbers, windows = array("d"), array("q")
+            numbers.frombytes(body[8 + length : 8 + length + 16 * count])
+            windows.frombytes(body[8 + length + 16 * count :])
+            if len(windows) != count:
+                raise ValueError("truncated histories")
+        except (zlib.error, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
             raise ValueError(f"detector state: not a state written by encode(): {error}") from error
-        if document.get("v") != FORMAT_VERSION:
-            raise ValueError(f"detector state: format version {document.get('v')!r}, expected {FORMAT_VERSION}")
+        if sys.byteorder == "big":
+            numbers.byteswap()
+            windows.byteswap()
+        histories = (
+            History(numbers[2 * index], numbers[2 * index + 1], windows[index]) for index in range(count)
+        )
         return cls(
             int(document["window"]),
             int(document["offset"]),
@@ -110,9 +143,9 @@ class DetectorState:
                 int(window): {_key(key): Tally.from_state(tally) for key, tally in cells}
                 for window, cells in document["open"]
             },
-            {_key(key): _from_history(history) for key, history in document["keys"]},
-            {(str(group[0]), str(group[1])): _from_history(history) for group, history in document["groups"]},
-            {str(step): _from_history(history) for step, history in document["steps"]},
+            {_key(key): next(histories) for key in names["keys"]},
+            {(str(group[0]), str(group[1])): next(histories) for group in names["groups"]},
+            {str(step): next(histories) for step in names["steps"]},
             {_key(key): Track.from_state(track) for key, track in document["tracks"]},
         )
 
@@ -120,12 +153,3 @@ class DetectorState:
 def _key(raw: list[Any]) -> Key:
     province, matter, step = raw
     return str(province), None if matter is None else str(matter), str(step)
-
-
-def _history(history: History) -> list[float]:
-    return [history.ratings, history.negatives, history.window]
-
-
-def _from_history(raw: list[Any]) -> History:
-    ratings, negatives, window = raw
-    return History(float(ratings), float(negatives), int(window))
