@@ -94,10 +94,17 @@ class AlertStage:
             if stored is None:
                 self._detector = SpikeDetector(self._config)
             else:
-                envelope = json.loads(stored[: stored.index(b"\n")])
-                self._counted = {key: int(value) for key, value in envelope.items()}
-                self._detector = SpikeDetector.decode(stored[stored.index(b"\n") + 1 :], self._config)
-                log.info("restored the spike detector (%d keys tracked)", self._detector.tracked_keys)
+                try:
+                    envelope = json.loads(stored[: stored.index(b"\n")])
+                    self._detector = SpikeDetector.decode(stored[stored.index(b"\n") + 1 :], self._config)
+                except ValueError as error:
+                    # A state from another detector version or window size: learning again is
+                    # better than refusing to start; say so loudly.
+                    log.error("cannot restore the spike detector (%s); starting with an empty one", error)
+                    self._detector = SpikeDetector(self._config)
+                else:
+                    self._counted = {key: int(value) for key, value in envelope.items()}
+                    log.info("restored the spike detector (%d keys tracked)", self._detector.tracked_keys)
         return self._detector
 
     def _save(self, detector: SpikeDetector) -> None:
