@@ -1,6 +1,6 @@
 """`make bench`: the pipeline against its limits and a hand-written peer, in one run, one table.
 
-    .venv/bin/python bench/run.py            full sizes (about 10-15 minutes on 2 cores)
+    .venv/bin/python bench/run.py            full sizes (15-25 minutes on 2 cores)
     .venv/bin/python bench/run.py --smoke    tiny sizes, one repetition, no warm-up (< 60 s)
 
 It starts its own Kafka broker (infra/kafka/kafka.sh, on --kafka-port, state in a temp dir),
