@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # Tests use their own broker port and state, so a running `make up` is left alone.
 TEST_KAFKA_PORT ?= 19092
 
-.PHONY: setup browser demo test lint up down status clean
+.PHONY: setup browser demo test lint up down status clean bench bench-smoke
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ test: setup lint
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/mypy haochaping
+
+# Benchmarks start their own broker (kafka.sh fetches Kafka itself); see docs/benchmarks.md.
+bench: $(INSTALLED)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-smoke: $(INSTALLED)
+	$(BIN)/python bench/run.py --smoke
 
 # A long-running local pipeline: broker + worker in the background.
 up: setup

@@ -73,10 +73,8 @@ class IngestBatch:
     ratings: int = 0
     case_events: int = 0
     latest_event_at: float = 0.0  # newest case-event time in the batch, epoch seconds
-    # Newest event time per partition, for aligning ratings with their case events.
-    latest_case_at: dict[int, float] = field(default_factory=dict)
+    # Newest rating time per partition: the alert detector's watermark is the slowest partition's.
     latest_rating_at: dict[int, float] = field(default_factory=dict)
-    next_case_offset: dict[int, int] = field(default_factory=dict)  # per partition, after this batch
 
     def add_row(self, table: str, row: tuple[object, ...]) -> None:
         self.rows.setdefault(table, []).append(row)
@@ -150,9 +148,6 @@ class Ingestor:
         batch.case_events += 1
         at = event.at.timestamp()
         batch.latest_event_at = max(batch.latest_event_at, at)
-        batch.latest_case_at[message.partition] = max(batch.latest_case_at.get(message.partition, at), at)
-        following = message.offset + 1
-        batch.next_case_offset[message.partition] = max(batch.next_case_offset.get(message.partition, 0), following)
         batch.add_row("case_events", case_event_row(event, message.source))
         key = event.case_id.encode()
         timeline = load(key)

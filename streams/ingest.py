@@ -20,7 +20,6 @@ from haochaping.settings import Settings
 from haochaping.timeline import CaseTimeline
 from sinks.writer import ClickHouseWriter
 from streams.alerts import register_alerts
-from streams.alignment import register_alignment
 from streams.tables import PartitionedTable, partition_of
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,6 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
         )
     )
     counters = IngestCounters()
-    aligner = register_alignment(app, settings)
     alerts = register_alerts(app, settings, writer)
     guard = DeadLetterGuard(DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_min_messages))
 
@@ -74,7 +72,6 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
     async def _ingest(stream: StreamT[bytes]) -> None:
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
             batch = ingestor.process([_message(event) for event in events], case_timelines)
-            aligner.saw(batch)
             try:
                 guard.check(len(events), len(batch.dead_letters))
             except DeadLetterLimitExceeded as error:
@@ -88,7 +85,6 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             for event in events:
                 await stream.ack(event)
             _count(counters, batch)
-            await aligner.apply()
 
     @app.on_partitions_revoked.connect
     async def forget_positions(sender: object, revoked: object, **kwargs: object) -> None:

@@ -41,6 +41,8 @@ SIMULATION = [
 ]
 WINDOW_SECONDS = 12 * 3600
 MIN_RATINGS = 10
+PUBLISH_RATE = 1_500  # events per second, below what the worker drains on two busy cores
+PUBLISH_CHUNK = 500
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -101,11 +103,19 @@ def test_incident_fires_then_resolves_everywhere(
         capture_output=True,
     )
     ensure_topics(settings)
-    with Publisher(settings) as publisher:
-        assert publisher.publish_lines(sample.read_bytes().splitlines()).refused == []
-
     worker = worker_factory(settings, tmp_path / "worker.log")
     worker.start()
+    # Published as portals would, live and paced: the worker joins each rating with the case
+    # events published before it (a backlog read side by side would not guarantee that).
+    lines = sample.read_bytes().splitlines()
+    started = time.monotonic()
+    with Publisher(settings) as publisher:
+        for number in range(0, len(lines), PUBLISH_CHUNK):
+            assert publisher.publish_lines(lines[number : number + PUBLISH_CHUNK]).refused == []
+            publisher.flush()
+            ahead = (number + PUBLISH_CHUNK) / PUBLISH_RATE - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
     worker.wait_until_drained(timeout=600)
     deadline = time.monotonic() + 30  # webhooks are delivered in the background
     while time.monotonic() < deadline and len(received) < 2:
