@@ -156,12 +156,10 @@ class Ingestor:
         timeline.add(event)  # a redelivered event is ignored by the timeline, but still yields its row
         touched[key] = timeline
         if event.action == "complete":
-            for record in timeline.steps(self._catalog, self._holidays):
-                if record.step == event.step and record.completed_at is not None:
-                    row = case_step_row(
-                        timeline.case_id, timeline.matter_code, timeline.mode.value, record, message.source
-                    )
-                    batch.add_row("case_steps", row)
+            record = timeline.step_record(event.step, self._catalog, self._holidays)
+            if record is not None and record.completed_at is not None:
+                row = case_step_row(timeline.case_id, timeline.matter_code, timeline.mode.value, record, message.source)
+                batch.add_row("case_steps", row)
         return key
 
     def _add_rating(

@@ -239,13 +239,30 @@ class CaseTimeline:
         """
         return [facts.record() for facts in self.step_facts(catalog, holidays, as_of)]
 
+    def step_record(
+        self,
+        step: StepKind,
+        catalog: Catalog,
+        holidays: frozenset[date] = frozenset(),
+    ) -> StepRecord | None:
+        """steps()'s record for one step (None if the case has no event of it).
+
+        The worker asks this on every `complete` event, so only that step is measured.
+        """
+        facts = self.step_facts(catalog, holidays, only=step)
+        return facts[0].record() if facts else None
+
     def step_facts(
         self,
         catalog: Catalog,
         holidays: frozenset[date] = frozenset(),
         as_of: datetime | None = None,
+        only: StepKind | None = None,
     ) -> list[StepFacts]:
-        """The measurements behind steps(), without building records (tracing's hot path)."""
+        """The measurements behind steps(), without building records (tracing's hot path).
+
+        With `only`, just that step is measured (an empty list if the case has no event of it).
+        """
         process, _known = catalog.process(self.matter_code, self.mode)
         specs = _specs(process)
         between = calendar_for(holidays).between_epoch
@@ -257,8 +274,14 @@ class CaseTimeline:
             if entries and entries[-1].at_us > as_of_us:
                 entries = [entry for entry in entries if entry.at_us <= as_of_us]
         grouped: dict[int, list[int]] = {}
-        for position, entry in enumerate(entries):
-            grouped.setdefault(entry.step, []).append(position)
+        if only is None:
+            for position, entry in enumerate(entries):
+                grouped.setdefault(entry.step, []).append(position)
+        else:
+            wanted = _STEP_INDEX[only]
+            positions = [position for position, entry in enumerate(entries) if entry.step == wanted]
+            if positions:
+                grouped[wanted] = positions
         return [
             _measure(entries, step_index, positions, specs, between, as_of_s)
             for step_index, positions in grouped.items()
