@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from haochaping.settings import Settings
+from haochaping.settings import Settings, redact_url
 
 DRAIN_TIMEOUT_SECONDS = 180.0
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         web_port=_free_port(),
     )
     env = {**os.environ, **demo.to_env()}
-    _say(f"starting the worker (topics {demo.topic_prefix}*, ClickHouse {demo.clickhouse})")
+    _say(f"starting the worker (topics {demo.topic_prefix}*, ClickHouse {redact_url(demo.clickhouse)})")
     log_path = demo_dir / "worker.log"
     with open(log_path, "wb") as worker_log:
         worker = subprocess.Popen(

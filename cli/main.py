@@ -19,8 +19,15 @@ SUBCOMMANDS = (worker, publish, simulate, trace, backtest, summary, report, sql,
 ENVIRONMENT_HELP = """\
 settings (environment):
   HCP_KAFKA_BOOTSTRAP   Kafka bootstrap servers (default 127.0.0.1:9092)
+  HCP_KAFKA_SECURITY_PROTOCOL  PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL
+  HCP_KAFKA_SASL_MECHANISM  PLAIN (default), SCRAM-SHA-256 or SCRAM-SHA-512
+  HCP_KAFKA_SASL_USERNAME, HCP_KAFKA_SASL_PASSWORD  SASL credentials
+  HCP_KAFKA_SSL_CAFILE  CA certificates (PEM; default: the system's);
+                        HCP_KAFKA_SSL_CERTFILE, HCP_KAFKA_SSL_KEYFILE for mutual TLS
   HCP_CLICKHOUSE_URL    chdb:///dir (embedded, default data/clickhouse) or
                         http(s)://user:password@host:8123/database (a server)
+  HCP_CLICKHOUSE_USER, HCP_CLICKHOUSE_PASSWORD  server credentials, instead of
+                        in the URL. Passwords are never logged or printed.
   HCP_DATA_DIR          data folder (default ./data)
   HCP_TOPIC_PREFIX      prefix of every topic name (default "hcp.")
   HCP_PARTITIONS        partitions of the ratings and case-event topics (default 4)

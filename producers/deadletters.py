@@ -14,7 +14,7 @@ from kafka import KafkaConsumer
 from haochaping.decoding import Rejection, decode_event
 from haochaping.settings import Settings
 from producers.publisher import Publisher
-from producers.topics import kafka_security
+from producers.security import kafka_client
 
 REPLAY_GROUP_SUFFIX = "-dlq-replay"
 
@@ -31,14 +31,14 @@ class DeadLetterRecord:
 
 
 def _consumer(settings: Settings, group: str | None) -> KafkaConsumer:
-    return KafkaConsumer(
+    return kafka_client(
+        KafkaConsumer,
+        settings,
         settings.topics["deadletter"],
-        bootstrap_servers=settings.kafka_bootstrap,
         group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=5_000,
-        **kafka_security(settings),
     )
 
 

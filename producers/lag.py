@@ -13,7 +13,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from haochaping.settings import Settings
-from producers.topics import kafka_security
+from producers.security import kafka_client
 
 
 def consumer_lag(settings: Settings, attempts: int = 10) -> int:
@@ -32,12 +32,12 @@ def consumer_lag(settings: Settings, attempts: int = 10) -> int:
 
 
 def _consumer_lag(settings: Settings) -> int:
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-lag", **kafka_security(settings)
-    )
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-lag", **kafka_security(settings)
-    )
+    admin = kafka_client(KafkaAdminClient, settings, client_id="hcp-lag")
+    try:
+        consumer = kafka_client(KafkaConsumer, settings, client_id="hcp-lag")
+    except BaseException:
+        admin.close()
+        raise
     try:
         partitions = [
             TopicPartition(topic, partition)

@@ -15,7 +15,7 @@ from kafka import KafkaProducer
 from haochaping.decoding import Rejection, decode_event
 from haochaping.events import RatingEvent
 from haochaping.settings import Settings
-from producers.topics import kafka_security
+from producers.security import kafka_client
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,9 @@ class PublishReport:
 class Publisher:
     def __init__(self, settings: Settings, client_id: str = "hcp-publisher") -> None:
         self._topics = settings.topics
-        self._producer = KafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
+        self._producer = kafka_client(
+            KafkaProducer,
+            settings,
             client_id=client_id,
             acks="all",
             enable_idempotence=True,
@@ -44,7 +45,6 @@ class Publisher:
             compression_type="lz4",
             retries=2**31 - 1,
             delivery_timeout_ms=120_000,
-            **kafka_security(settings),
         )
 
     def publish(self, raw: bytes) -> Rejection | RatingEvent | object:

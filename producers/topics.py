@@ -14,6 +14,8 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from haochaping.settings import Settings
+from producers.security import kafka_client
+from producers.security import kafka_security as kafka_security  # where the adapters used to import it
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +28,7 @@ class TopicLayoutError(RuntimeError):
 
 
 def admin_client(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-admin", **kafka_security(settings)
-    )
-
-
-def kafka_security(settings: Settings) -> dict[str, object]:
-    """Security options for kafka-python clients (SASL/SSL come in with the reliability work)."""
-    return {}
+    return kafka_client(KafkaAdminClient, settings, client_id="hcp-admin")
 
 
 def ensure_topics(settings: Settings) -> dict[str, int]:

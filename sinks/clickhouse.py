@@ -1,7 +1,9 @@
 """ClickHouse connection for every process: the embedded engine (chDB) or a server.
 
 `HCP_CLICKHOUSE_URL` chooses: chdb:///dir (default, under the data folder) or
-http(s)://user:password@host:8123/database. Nothing else in the code differs.
+http(s)://user:password@host:8123/database (the user and password may also come from
+HCP_CLICKHOUSE_USER and HCP_CLICKHOUSE_PASSWORD; Settings.clickhouse folds them in).
+Nothing else in the code differs. The URL is only ever shown through `redact`.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+
+from haochaping.settings import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +47,7 @@ _held_locks: dict[str, IO[str]] = {}
 
 def redact(url: str) -> str:
     """The URL without its password, for logs and messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return parts._replace(netloc=netloc).geturl()
+    return redact_url(url)
 
 
 def connect(url: str, owner: str = "hcp") -> Client:
@@ -59,17 +59,27 @@ def connect(url: str, owner: str = "hcp") -> Client:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ClickHouseUnavailable(f"HCP_CLICKHOUSE_URL scheme {parts.scheme!r} is not chdb, http or https")
+    password = unquote(parts.password or "")
     try:
         return clickhouse_connect.get_client(
             host=parts.hostname or "localhost",
             port=parts.port or (8443 if parts.scheme == "https" else 8123),
-            username=parts.username or "default",
-            password=parts.password or "",
+            username=unquote(parts.username or "") or "default",
+            password=password,
             database=(parts.path or "/").lstrip("/") or "default",
             secure=parts.scheme == "https",
         )
     except Exception as error:  # the driver raises several kinds; all mean the same here
-        raise ClickHouseUnavailable(f"cannot reach ClickHouse at {redact(url)}: {error}") from error
+        # Neither the message nor the chained driver error may carry the password.
+        reason = _without(str(error), password, parts.password)
+        raise ClickHouseUnavailable(f"cannot reach ClickHouse at {redact(url)}: {reason}") from None
+
+
+def _without(text: str, *secrets: str | None) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _lock_embedded_directory(directory: Path, owner: str) -> None:

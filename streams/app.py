@@ -6,7 +6,10 @@ carry the original bytes untouched.
 
 from __future__ import annotations
 
+import ssl
+
 import faust
+from faust.types.auth import CredentialsT
 
 from haochaping.settings import Settings
 
@@ -15,6 +18,7 @@ def create_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.consumer_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=broker_credentials(settings),
         key_serializer="raw",
         value_serializer="raw",
         store="memory://",
@@ -33,3 +37,26 @@ def create_app(settings: Settings) -> faust.App:
         # A ClickHouse outage is waited out inside the agent; don't treat it as a hang.
         stream_processing_timeout=600.0,
     )
+
+
+def broker_credentials(settings: Settings) -> CredentialsT | None:
+    """The worker's Kafka security, the same as the kafka-python clients' (producers/security.py)."""
+    protocol = settings.kafka_security_protocol
+    context = _ssl_context(settings) if protocol.endswith("SSL") else None
+    if protocol.startswith("SASL_"):
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password,
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=context,  # SASL_SSL when given, SASL_PLAINTEXT otherwise
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=settings.kafka_ssl_cafile or None)
+    if settings.kafka_ssl_certfile:
+        context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile or None)
+    return context

@@ -12,6 +12,7 @@ from faust.worker import Worker
 from haochaping.catalog import default_catalog
 from haochaping.ingest import Ingestor
 from haochaping.settings import Settings
+from producers.security import describe_security
 from producers.topics import ensure_topics
 from sinks.clickhouse import connect, redact
 from sinks.schema import apply_migrations
@@ -28,7 +29,9 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     client = connect(settings.clickhouse, owner="hcp worker")
     applied = apply_migrations(client)
     log.info(
-        "ClickHouse %s ready (%d migrations applied now); topics %s",
+        "Kafka %s (%s); ClickHouse %s ready (%d migrations applied now); topics %s",
+        settings.kafka_bootstrap,
+        describe_security(settings),
         redact(settings.clickhouse),
         len(applied),
         counts,
