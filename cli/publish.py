@@ -20,6 +20,12 @@ def add_parser(commands: Any) -> None:
         "their line number and reason and are not sent.",
     )
     parser.add_argument("file", help="JSONL file, or - for standard input")
+    parser.add_argument(
+        "--relay",
+        action="store_true",
+        help="send ratings to the shared ratings topic (the national platform's trusted relay) instead of "
+        "the portal topic of each rating's province",
+    )
     parser.set_defaults(run=run)
 
 
@@ -29,7 +35,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     ensure_topics(settings)
     stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
-    with stream, Publisher(settings) as publisher:
+    with stream, Publisher(settings, relay=args.relay) as publisher:
         report = publisher.publish_lines(stream)
     print(
         f"sent {report.sent} events ({report.sent_ratings} ratings, {report.sent_case_events} case events); "

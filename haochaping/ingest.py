@@ -101,11 +101,15 @@ class Ingestor:
         pseudonym_key: bytes,
         catalog: Catalog,
         holidays: frozenset[date] = frozenset(),
+        province_of_topic: Mapping[str, str] | None = None,
     ) -> None:
         self._kind_of_topic = dict(kind_of_topic)
         self._pseudonym_key = pseudonym_key
         self._catalog = catalog
         self._holidays = holidays
+        # A province portal's rating topic -> the only province its ratings may carry.
+        # Topics not listed (the shared ratings topic of the trusted relay) are not checked.
+        self._province_of_topic = dict(province_of_topic or {})
 
     def process(self, messages: Sequence[Message], timelines: TimelineStore) -> IngestBatch:
         batch = IngestBatch()
@@ -124,6 +128,11 @@ class Ingestor:
             elif isinstance(decoded, CaseEvent):
                 changed[self._add_case_event(batch, decoded, message, load, touched)] = message.partition
             else:
+                expected = self._province_of_topic.get(message.topic)
+                if expected is not None and decoded.province != expected:
+                    reason = f"province {decoded.province} does not match portal topic {message.topic} ({expected})"
+                    self._reject(batch, message, reason)
+                    continue
                 ratings.append((decoded, message))
         # Case events of the batch first: a rating then sees every step its case reported so far.
         for rating, message in ratings:

@@ -55,6 +55,9 @@ class Settings:
     data_dir: Path = Path("data")
     topic_prefix: str = "hcp."
     partitions: int = 4
+    # Each province's portal publishes ratings to its own topic {prefix}ratings.<province code>;
+    # a rating for another province arriving there is dead-lettered (docs/operations.md).
+    portal_topics: bool = True
     consumer_group: str = "hcp-worker"
     batch_max: int = 10_000
     batch_seconds: float = 1.0
@@ -84,6 +87,20 @@ class Settings:
             "attributions": f"{p}attributions",
             "alerts": f"{p}alerts",
         }
+
+    @property
+    def province_topics(self) -> dict[str, str]:
+        """Province code -> the rating topic only that province's portal may write (empty if turned off)."""
+        from haochaping.codes import PROVINCES
+
+        if not self.portal_topics:
+            return {}
+        return {code: f"{self.topic_prefix}ratings.{code}" for code in PROVINCES}
+
+    @property
+    def source_topics(self) -> tuple[str, ...]:
+        """Every topic the worker consumes, all co-partitioned by case id: shared ratings, case events, provinces."""
+        return (self.topics["ratings"], self.topics["cases"], *self.province_topics.values())
 
     def __post_init__(self) -> None:
         _check_kafka_security(self)
@@ -140,6 +157,7 @@ class Settings:
             "HCP_DATA_DIR": str(self.data_dir),
             "HCP_TOPIC_PREFIX": self.topic_prefix,
             "HCP_PARTITIONS": str(self.partitions),
+            "HCP_PORTAL_TOPICS": "1" if self.portal_topics else "0",
             "HCP_CONSUMER_GROUP": self.consumer_group,
             "HCP_BATCH_MAX": str(self.batch_max),
             "HCP_BATCH_SECONDS": str(self.batch_seconds),
@@ -185,6 +203,7 @@ class Settings:
             data_dir=data_dir,
             topic_prefix=environ.get("HCP_TOPIC_PREFIX", defaults.topic_prefix),
             partitions=number("HCP_PARTITIONS", defaults.partitions, int),
+            portal_topics=_flag(environ, "HCP_PORTAL_TOPICS", defaults.portal_topics),
             consumer_group=environ.get("HCP_CONSUMER_GROUP") or defaults.consumer_group,
             batch_max=number("HCP_BATCH_MAX", defaults.batch_max, int),
             batch_seconds=number("HCP_BATCH_SECONDS", defaults.batch_seconds, float),
@@ -285,6 +304,17 @@ def _check_clickhouse(settings: Settings) -> None:
             f"HCP_CLICKHOUSE_USER={settings.clickhouse_user!r} differs from the user in HCP_CLICKHOUSE_URL "
             f"({parts.username!r}): keep one"
         )
+
+
+def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a valid flag (use 1 or 0)")
 
 
 def _local_key(data_dir: Path) -> bytes:

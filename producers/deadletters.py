@@ -86,9 +86,14 @@ def replay_dead_letters(settings: Settings, dry_run: bool = False) -> tuple[Repl
                 report.still_invalid += 1
                 problems.append((record.offset, decoded.reason))
                 continue
-            if source_topic not in (settings.topics["ratings"], settings.topics["cases"]):
+            if source_topic not in settings.source_topics:
                 report.still_invalid += 1
                 problems.append((record.offset, f"source topic {source_topic!r} is not an input topic"))
+                continue
+            portal = {topic: code for code, topic in settings.province_topics.items()}.get(source_topic)
+            if portal is not None and getattr(decoded, "province", portal) != portal:
+                report.still_invalid += 1
+                problems.append((record.offset, f"province does not match portal topic {source_topic} ({portal})"))
                 continue
             report.replayed += 1
             if publisher is not None:

@@ -17,7 +17,7 @@ from producers.security import kafka_client
 
 
 def consumer_lag(settings: Settings, attempts: int = 10) -> int:
-    """Messages in the ratings and case-event topics not yet committed by the worker group.
+    """Messages in the source topics (ratings, case events, portal ratings) not yet committed by the worker group.
 
     Retries retriable broker errors (a coordinator not yet elected on a fresh broker).
     """
@@ -41,7 +41,7 @@ def _consumer_lag(settings: Settings) -> int:
     try:
         partitions = [
             TopicPartition(topic, partition)
-            for topic in (settings.topics["ratings"], settings.topics["cases"])
+            for topic in settings.source_topics
             for partition in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         ends = consumer.end_offsets(partitions)

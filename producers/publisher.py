@@ -32,8 +32,16 @@ class PublishReport:
 
 
 class Publisher:
-    def __init__(self, settings: Settings, client_id: str = "hcp-publisher") -> None:
+    """Sends ratings to the portal topic of their province, case events to the case-events topic.
+
+    `relay=True` sends every rating to the shared ratings topic instead: for the national
+    platform's trusted relay and for replays, whose credential alone may write that topic.
+    With HCP_PORTAL_TOPICS=0 every rating goes to the shared topic.
+    """
+
+    def __init__(self, settings: Settings, client_id: str = "hcp-publisher", *, relay: bool = False) -> None:
         self._topics = settings.topics
+        self._province_topics = {} if relay else settings.province_topics
         self._producer = kafka_client(
             KafkaProducer,
             settings,
@@ -52,7 +60,10 @@ class Publisher:
         decoded = decode_event(raw)
         if isinstance(decoded, Rejection):
             return decoded
-        topic = self._topics["ratings"] if isinstance(decoded, RatingEvent) else self._topics["cases"]
+        if isinstance(decoded, RatingEvent):
+            topic = self._province_topics.get(decoded.province, self._topics["ratings"])
+        else:
+            topic = self._topics["cases"]
         self._producer.send(topic, key=decoded.partition_key.encode(), value=raw).add_errback(_log_failure, topic)
         return decoded
 

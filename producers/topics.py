@@ -1,7 +1,8 @@
-"""Creates the pipeline's topics and checks that ratings and case events are co-partitioned.
+"""Creates the pipeline's topics and checks that every source topic is co-partitioned.
 
-Ratings are joined with their case's timeline inside one worker, so both topics
-must have the same partition count and the same key (the case id).
+Ratings are joined with their case's timeline inside one worker, so the shared ratings
+topic, the case-events topic and every province's portal rating topic must have the same
+partition count and the same key (the case id).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def ensure_topics(settings: Settings) -> dict[str, int]:
         wanted = {
             name: (settings.partitions if role in _PARTITIONED_BY_CASE else 1) for role, name in settings.topics.items()
         }
+        wanted.update({name: settings.partitions for name in settings.province_topics.values()})
         existing = set(admin.list_topics())
         to_create = [NewTopic(name, count, 1) for name, count in wanted.items() if name not in existing]
         if to_create:
@@ -77,3 +79,11 @@ def check_co_partitioned(settings: Settings, counts: Mapping[str, int]) -> None:
             "the case-timeline table's changelog must match the source topics; set HCP_PARTITIONS to "
             f"{counts.get(ratings)}"
         )
+    for topic in settings.province_topics.values():
+        # Faust assigns partition p of every source topic to one worker only when their counts are equal.
+        if counts.get(topic) != counts.get(cases):
+            raise TopicLayoutError(
+                f"{topic} has {counts.get(topic)} partitions but {cases} has {counts.get(cases)}: "
+                "every portal rating topic must be co-partitioned with the case events (same key, same "
+                "partition count) for the timeline join; repartition it before starting the worker"
+            )

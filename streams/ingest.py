@@ -39,7 +39,9 @@ class IngestCounters:
 
 def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writer: ClickHouseWriter) -> IngestCounters:
     """Attach the ingest agent to `app`; returns the counters it keeps."""
-    source = app.topic(settings.topics["ratings"], settings.topics["cases"], value_type=bytes, key_type=bytes)
+    # Shared ratings, case events and every province's portal ratings: co-partitioned by case id,
+    # so Faust gives partition p of all of them to the same worker (one agent, equal counts).
+    source = app.topic(*settings.source_topics, value_type=bytes, key_type=bytes)
     deadletter = app.topic(settings.topics["deadletter"], value_type=bytes, key_type=bytes)
     attributions = app.topic(settings.topics["attributions"], value_type=bytes, key_type=bytes)
     # Keyed by case id like both source topics; each timeline's changelog partition is the

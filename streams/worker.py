@@ -37,10 +37,12 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
         counts,
     )
     app = create_app(settings)
+    portals = {topic: code for code, topic in settings.province_topics.items()}
     ingestor = Ingestor(
-        {settings.topics["ratings"]: "rating", settings.topics["cases"]: "case"},
+        {settings.topics["ratings"]: "rating", settings.topics["cases"]: "case", **dict.fromkeys(portals, "rating")},
         settings.pseudonym_key,
         default_catalog(),
+        province_of_topic=portals,
     )
     register_ingest(app, settings, ingestor, ClickHouseWriter(client))
     register_web(app, settings)

@@ -8,8 +8,24 @@ from haochaping.settings import Settings
 from producers.topics import TopicLayoutError, check_co_partitioned
 
 
+def _counts(settings: Settings, count: int) -> dict[str, int]:
+    return {topic: count for topic in settings.source_topics}
+
+
 def test_same_partition_counts_pass() -> None:
-    check_co_partitioned(Settings(partitions=4), {"hcp.ratings": 4, "hcp.case-events": 4})
+    settings = Settings(partitions=4)
+    check_co_partitioned(settings, _counts(settings, 4))
+    check_co_partitioned(Settings(partitions=4, portal_topics=False), {"hcp.ratings": 4, "hcp.case-events": 4})
+
+
+def test_a_portal_topic_with_another_partition_count_is_refused() -> None:
+    settings = Settings(partitions=4)
+    counts = {**_counts(settings, 4), "hcp.ratings.330000": 6}
+    with pytest.raises(TopicLayoutError, match=r"hcp\.ratings\.330000 has 6 partitions but hcp\.case-events has 4"):
+        check_co_partitioned(settings, counts)
+    del counts["hcp.ratings.330000"]  # missing: the worker refuses too
+    with pytest.raises(TopicLayoutError, match=r"hcp\.ratings\.330000 has None partitions"):
+        check_co_partitioned(settings, counts)
 
 
 def test_different_partition_counts_are_refused() -> None:

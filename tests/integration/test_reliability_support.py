@@ -76,7 +76,7 @@ def end_offsets(settings: Settings) -> int:
     try:
         partitions = [
             TopicPartition(topic, partition)
-            for topic in (settings.topics["ratings"], settings.topics["cases"])
+            for topic in settings.source_topics
             for partition in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         return int(sum(consumer.end_offsets(partitions).values()))
@@ -85,7 +85,7 @@ def end_offsets(settings: Settings) -> int:
 
 
 def committed_offsets(settings: Settings) -> int:
-    """Sum of the worker group's committed offsets on the two input topics (0 before any commit)."""
+    """Sum of the worker group's committed offsets on the input topics (0 before any commit)."""
     deadline = time.monotonic() + 60
     while True:
         admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-test-committed")
@@ -98,7 +98,7 @@ def committed_offsets(settings: Settings) -> int:
             time.sleep(0.5)
         finally:
             admin.close()
-    inputs = (settings.topics["ratings"], settings.topics["cases"])
+    inputs = set(settings.source_topics)
     return int(sum(meta.offset for tp, meta in committed.items() if tp.topic in inputs and meta.offset >= 0))
 
 
