@@ -125,7 +125,7 @@ def register_web(app: faust.App, settings: Settings, client_provider: Callable[[
 
     class Health(View):
         async def get(self, request: Request) -> Response:
-            return self.json(_identity(settings))
+            return self.json({**_identity(settings), "assigned": _assigned(app)})
 
     app.page(DASHBOARD_PATH)(Dashboard)
     app.page(DATA_PATH)(DashboardData)
@@ -170,6 +170,18 @@ def _identity(settings: Settings) -> dict[str, Any]:
         "clickhouse": redact(settings.clickhouse),
         "web_port": settings.web_port,
     }
+
+
+def _assigned(app: faust.App) -> dict[str, list[int]]:
+    """The partitions this worker consumes now, by topic (empty while it joins or rebalances)."""
+    try:
+        assignment = app.consumer.assignment()
+    except Exception:  # no consumer yet, or it is being rebuilt
+        return {}
+    partitions: dict[str, list[int]] = {}
+    for tp in sorted(assignment):
+        partitions.setdefault(tp.topic, []).append(tp.partition)
+    return partitions
 
 
 def _write_worker_file(path: Path, settings: Settings) -> None:
