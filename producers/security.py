@@ -20,6 +20,7 @@ from kafka.errors import (
     UnsupportedSaslMechanismError,
 )
 
+from haochaping.secrecy import hide_in_logs
 from haochaping.settings import Settings
 
 T = TypeVar("T")
@@ -67,6 +68,7 @@ def describe_security(settings: Settings) -> str:
 
 def kafka_client(factory: Callable[..., T], settings: Settings, *args: Any, **options: Any) -> T:
     """`factory(*args, bootstrap_servers=…, <security>, **options)`; a refused login says so clearly."""
+    hide_in_logs(settings.kafka_sasl_password)  # kafka-python logs it at DEBUG (configuration, SASL PLAIN bytes)
     watcher = _RefusalWatcher()
     kafka_log = logging.getLogger("kafka")
     kafka_log.addHandler(watcher)
@@ -77,11 +79,18 @@ def kafka_client(factory: Callable[..., T], settings: Settings, *args: Any, **op
             **{"bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS, **kafka_security(settings), **options},
         )
     except KafkaError as error:
-        if watcher.refusal is None:
+        reason = watcher.refusal
+        if reason is None and watcher.dropped and settings.kafka_security_protocol.startswith("SASL_"):
+            # The broker sends its "Invalid username or password" and closes the connection;
+            # kafka-python often sees only the close.
+            reason = (
+                "it closed the connection during the SASL login, which is how it turns down a wrong user or password"
+            )
+        if reason is None:
             raise
         raise KafkaAuthenticationError(
             f"Kafka at {settings.kafka_bootstrap} refused the connection ({describe_security(settings)}): "
-            f"{watcher.refusal}. Check HCP_KAFKA_SECURITY_PROTOCOL, HCP_KAFKA_SASL_MECHANISM, "
+            f"{reason}. Check HCP_KAFKA_SECURITY_PROTOCOL, HCP_KAFKA_SASL_MECHANISM, "
             "HCP_KAFKA_SASL_USERNAME and HCP_KAFKA_SASL_PASSWORD (and the HCP_KAFKA_SSL_* files)"
         ) from error
     finally:
@@ -98,6 +107,7 @@ class _RefusalWatcher(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self.refusal: str | None = None
+        self.dropped = False  # the broker accepted a connection, then closed it before it was ready
 
     def emit(self, record: logging.LogRecord) -> None:
         arguments = record.args if isinstance(record.args, tuple) else ()
@@ -108,6 +118,8 @@ class _RefusalWatcher(logging.Handler):
                 self.refusal = _short(argument)
             elif isinstance(argument, KafkaConnectionError) and "Handshake failed" in str(argument):
                 self.refusal = f"TLS handshake failed ({_short(argument)})"
+            elif isinstance(argument, KafkaConnectionError) and "socket disconnected" in str(argument):
+                self.dropped = True
 
 
 def _short(error: BaseException) -> str:

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from haochaping.secrecy import hide_in_logs
 from haochaping.settings import redact_url
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def connect(url: str, owner: str = "hcp") -> Client:
     if parts.scheme not in ("http", "https"):
         raise ClickHouseUnavailable(f"HCP_CLICKHOUSE_URL scheme {parts.scheme!r} is not chdb, http or https")
     password = unquote(parts.password or "")
+    hide_in_logs(password, parts.password or "")
     try:
         return clickhouse_connect.get_client(
             host=parts.hostname or "localhost",

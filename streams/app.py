@@ -11,10 +11,12 @@ import ssl
 import faust
 from faust.types.auth import CredentialsT
 
+from haochaping.secrecy import hide_in_logs
 from haochaping.settings import Settings
 
 
 def create_app(settings: Settings) -> faust.App:
+    hide_in_logs(settings.kafka_sasl_password)
     return faust.App(
         settings.consumer_group,
         broker=f"kafka://{settings.kafka_bootstrap}",

@@ -344,3 +344,25 @@ def test_faust_broker_credentials(tmp_path: Path, ca_file: str, client_certifica
     credentials = broker_credentials(tls)
     assert isinstance(credentials, faust.SSLCredentials)
     assert credentials_to_aiokafka_auth(credentials)["security_protocol"] == "SSL"
+
+
+def test_registered_passwords_are_masked_in_every_log_record(caplog: pytest.LogCaptureFixture) -> None:
+    from haochaping.secrecy import hide_in_logs
+
+    secret = "log-pw-'q\\7é"  # quotes, a backslash and non-ASCII: escaped differently inside bytes reprs
+    hide_in_logs(secret)
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="kafka")  # `hcp` (cli.main) quiets it to WARNING
+    log = logging.getLogger("kafka.admin.client")
+    # What kafka-python 3 logs at DEBUG: its configuration, and the bytes of a SASL PLAIN login.
+    log.debug("Starting KafkaAdminClient with configuration: %s", {"sasl_plain_password": secret})
+    log.debug("Request 3: SaslAuthenticateRequest(auth_bytes=%r)", b"hcp\x00hcp\x00" + secret.encode())
+    logging.getLogger("any.library").warning("connecting with %s", secret)
+    try:
+        raise RuntimeError(f"login {secret} failed")
+    except RuntimeError:
+        logging.getLogger("sinks").exception("failed")
+    assert len(caplog.records) == 4
+    assert "log-pw-" not in caplog.text, caplog.text  # in no form: plain, repr, bytes repr
+    assert caplog.text.count("***") >= 4
+    assert "login *** failed" in caplog.text  # the traceback is kept, masked
