@@ -97,7 +97,13 @@ def free_port_pair() -> int:
 
 class Broker:
     def __init__(self, port: int, state: Path) -> None:
-        self.env = {**os.environ, "HCP_KAFKA_PORT": str(port), "HCP_KAFKA_STATE": str(state)}
+        # No SASL listener (port + 2): only the client and controller ports were checked free.
+        self.env = {
+            **os.environ,
+            "HCP_KAFKA_PORT": str(port),
+            "HCP_KAFKA_STATE": str(state),
+            "HCP_KAFKA_SASL_PORT": "0",
+        }
         self.bootstrap = f"127.0.0.1:{port}"
 
     def start(self) -> None:

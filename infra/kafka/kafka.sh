@@ -6,6 +6,10 @@
 #
 # Settings (environment):
 #   HCP_KAFKA_PORT   client port (default 9092); the controller uses port+1
+#   HCP_KAFKA_SASL_PORT  a second client listener with SASL_PLAINTEXT and the PLAIN
+#                    mechanism (default port+2; 0 turns it off). Its users, for
+#                    development and tests only:
+#                      hcp-portal / hcp-portal-secret, hcp-worker / hcp-worker-secret
 #   HCP_KAFKA_STATE  state folder: data, logs, pid (default data/kafka-<port>)
 #   HCP_KAFKA_HEAP   JVM heap (default 768m)
 # Every command is idempotent: starting a running broker or stopping a stopped one
@@ -18,6 +22,7 @@ version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.x
 libs="$root/.cache/kafka/$version/libs"
 port=${HCP_KAFKA_PORT:-9092}
 controller_port=$((port + 1))
+sasl_port=${HCP_KAFKA_SASL_PORT:-$((port + 2))}
 state=${HCP_KAFKA_STATE:-$root/data/kafka-$port}
 pidfile="$state/broker.pid"
 log="$state/logs/broker.log"
@@ -37,19 +42,31 @@ fetch() {
 }
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
-answering() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+answering() { (exec 3<>"/dev/tcp/127.0.0.1/${1:-$port}") 2>/dev/null; }
 
 write_config() {
   mkdir -p "$state/logs" "$state/data"
+  local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port"
+  local advertised="PLAINTEXT://127.0.0.1:$port" sasl=""
+  if [ "$sasl_port" != 0 ]; then
+    # Brokers and the controller keep talking over PLAINTEXT; only clients use this listener.
+    listeners="$listeners,SASL://127.0.0.1:$sasl_port"
+    advertised="$advertised,SASL://127.0.0.1:$sasl_port"
+    sasl="listener.name.sasl.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \\
+  user_hcp-portal=\"hcp-portal-secret\" user_hcp-worker=\"hcp-worker-secret\";"
+  fi
+  : > "$state/server.properties" && chmod 600 "$state/server.properties"  # it holds the development passwords
   cat > "$state/server.properties" <<CONF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL:SASL_PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
+$sasl
 log.dirs=$state/data
 num.partitions=4
 auto.create.topics.enable=false
@@ -75,6 +92,9 @@ start() {
   fetch
   if running && answering; then say "already running on 127.0.0.1:$port (pid $(cat "$pidfile"))"; return 0; fi
   if answering; then say "port $port is taken by another process; set HCP_KAFKA_PORT"; exit 1; fi
+  if [ "$sasl_port" != 0 ] && answering "$sasl_port"; then
+    say "port $sasl_port (SASL listener) is taken by another process; set HCP_KAFKA_SASL_PORT (0 turns it off)"; exit 1
+  fi
   write_config
   if [ ! -f "$state/data/meta.properties" ]; then
     cluster_id=$(java_cmd kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
@@ -87,7 +107,7 @@ start() {
   echo $! > "$pidfile"
   for _ in $(seq 1 120); do
     if answering && grep -q "Kafka Server started" "$log" 2>/dev/null; then
-      say "Apache Kafka $version up on 127.0.0.1:$port (pid $(cat "$pidfile"), logs in ${log#$root/})"
+      say "Apache Kafka $version up on 127.0.0.1:$port$([ "$sasl_port" != 0 ] && echo ", SASL_PLAINTEXT on $sasl_port") (pid $(cat "$pidfile"), logs in ${log#$root/})"
       return 0
     fi
     running || { say "broker exited during start; last lines of its log:"; tail -n 20 "$log" "$state/logs/stdout.log" >&2 || true; exit 1; }

@@ -10,6 +10,8 @@ if ! "$here/kafka.sh" status >/dev/null 2>&1; then
   started=1
 fi
 export HCP_KAFKA_BOOTSTRAP="127.0.0.1:${HCP_KAFKA_PORT:-9092}"
+sasl_port=${HCP_KAFKA_SASL_PORT:-$((${HCP_KAFKA_PORT:-9092} + 2))}
+if [ "$sasl_port" != 0 ]; then export HCP_KAFKA_SASL_BOOTSTRAP="127.0.0.1:$sasl_port"; fi
 "$@"
 status=$?
 if [ "$started" = 1 ]; then "$here/kafka.sh" stop; fi

@@ -41,7 +41,13 @@ class OwnBroker:
     def __init__(self, state: Path) -> None:
         self.port = _two_free_ports()
         self.state = state
-        self.env = {**os.environ, "HCP_KAFKA_PORT": str(self.port), "HCP_KAFKA_STATE": str(state)}
+        # No SASL listener (port + 2): only the client and controller ports were checked free.
+        self.env = {
+            **os.environ,
+            "HCP_KAFKA_PORT": str(self.port),
+            "HCP_KAFKA_STATE": str(state),
+            "HCP_KAFKA_SASL_PORT": "0",
+        }
 
     @property
     def bootstrap(self) -> str:
