@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 import faust
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 
 from haochaping.dlq_guard import DeadLetterGuard, DeadLetterLimit, DeadLetterLimitExceeded
 from haochaping.ingest import IngestBatch, Ingestor, Message
@@ -20,6 +21,7 @@ from haochaping.settings import Settings
 from haochaping.timeline import CaseTimeline
 from sinks.writer import ClickHouseWriter
 from streams.alerts import register_alerts
+from streams.offsets import Admission, OffsetGuard
 from streams.tables import PartitionedTable, partition_of
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
     counters = IngestCounters()
     alerts = register_alerts(app, settings, writer)
     guard = DeadLetterGuard(DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_min_messages))
+    offsets: OffsetGuard[EventT] = OffsetGuard(_location)
 
     @app.agent(source, concurrency=1, name="ingest_events")
     async def ingest_events(stream: StreamT[bytes]) -> None:
@@ -72,7 +75,10 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             await app.crash(error)
 
     async def _ingest(stream: StreamT[bytes]) -> None:
-        async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
+        async for taken in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
+            admission = offsets.admit(taken, app.consumer.assignment())
+            await _seek_gaps(app, admission)
+            events = admission.fresh
             batch = ingestor.process([_message(event) for event in events], case_timelines)
             try:
                 guard.check(len(events), len(batch.dead_letters))
@@ -86,12 +92,18 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             await alerts.process(batch)
             for event in events:
                 await stream.ack(event)
+            for event in admission.duplicates:
+                await stream.ack(event)
             _count(counters, batch)
 
     @app.on_partitions_revoked.connect
     async def forget_positions(sender: object, revoked: object, **kwargs: object) -> None:
         # Another worker may write these partitions now; re-read positions from ClickHouse.
         writer.forget_positions()
+
+    @app.on_partitions_assigned.connect
+    async def keep_owned_offsets(sender: object, assigned: Set[TP], **kwargs: object) -> None:
+        offsets.keep_only(assigned)
 
     @app.timer(interval=settings.timeline_sweep_seconds)
     async def expire_timelines() -> None:
@@ -127,6 +139,24 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
 def last_event_epoch(encoded: bytes) -> float:
     last = CaseTimeline.decode(encoded).last_event_at
     return last.timestamp() if last is not None else 0.0
+
+
+def _location(event: EventT) -> tuple[str, int, int]:
+    raw = event.message
+    return raw.topic, raw.partition, raw.offset
+
+
+async def _seek_gaps(app: faust.App, admission: Admission[EventT]) -> None:
+    if admission.foreign:
+        log.info("dropped %d records of partitions assigned elsewhere since they were fetched", admission.foreign)
+    if admission.duplicates:
+        log.info("skipped %d records delivered twice around a rebalance", len(admission.duplicates))
+    for (topic, partition), offset in admission.skipped.items():
+        log.warning("offsets %d..%d of %s[%d] never arrived after repeated seeks; going on", *offset, topic, partition)
+    for (topic, partition), offset in admission.gaps.items():
+        # Faust skipped records of this partition (a rebalance cleared its queue): read them again.
+        log.warning("gap in %s[%d] before offset %d; seeking back to it", topic, partition, offset)
+        await app.consumer.seek(TP(topic, partition), offset)
 
 
 def _message(event: EventT) -> Message:

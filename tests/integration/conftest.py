@@ -98,6 +98,10 @@ class WorkerProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
         process = self._process
         if process is None or process.poll() is not None:

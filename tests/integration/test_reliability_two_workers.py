@@ -16,6 +16,7 @@ move between two living workers) before the kill.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -178,10 +179,23 @@ def _two_workers_one_killed(
         a_uncommitted = any(stored.get((t, p), 0) > committed.get((t, p), 0) for t in sources for p in owned_by_a)
         return b_progress and a_uncommitted
 
+    def frozen_with_rows_ahead_of_its_commits() -> bool:
+        # Freeze A (SIGSTOP) so that what it stored and what it committed cannot move while both
+        # are read; go on (SIGCONT) and try again if the freeze caught it with everything committed.
+        assert worker_a.pid is not None
+        os.kill(worker_a.pid, signal.SIGSTOP)
+        stored = _stored_by_partition(settings)
+        committed = _committed_by_partition(settings)
+        if any(stored.get((t, p), 0) > committed.get((t, p), 0) for t in sources for p in owned_by_a):
+            return True
+        os.kill(worker_a.pid, signal.SIGCONT)
+        return False
+
     wait_for(both_consume_and_a_is_ahead_of_its_commits, 120, "both workers to consume, A ahead of its commits", 0.1)
+    wait_for(frozen_with_rows_ahead_of_its_commits, 120, "A frozen with stored rows it has not committed", 0.3)
     stored_at_kill = _stored_by_partition(settings)
-    assert worker_a.stop(signal.SIGKILL) == -signal.SIGKILL
     committed_at_kill = _committed_by_partition(settings)
+    assert worker_a.stop(signal.SIGKILL) == -signal.SIGKILL
     replay = {
         (t, p): stored_at_kill.get((t, p), 0) - committed_at_kill.get((t, p), 0)
         for t in sources

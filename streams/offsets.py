@@ -1,0 +1,81 @@
+"""Keeps the ingest agent's input contiguous per source partition, whatever a rebalance did.
+
+Around a rebalance Faust clears the agent's queue and seeks to the committed offsets, while
+records already taken into a batch stay there: a batch can then hold an offset twice, or skip
+one. The writer's high-water mark assumes each partition arrives in order, so a skipped offset
+that came later would be dropped as already stored. This guard admits each partition's offsets
+strictly in order, reports duplicates (acknowledged, not processed) and gaps (neither: the
+agent seeks the partition back to the first missing offset and the records come again).
+An offset that never comes (a transaction marker: our producers write none) is given up on
+after a few seeks, with a warning, so a partition cannot stall on it forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+Partition = tuple[str, int]  # (topic, partition)
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Admission(Generic[T]):
+    fresh: list[T] = field(default_factory=list)  # process and acknowledge
+    duplicates: list[T] = field(default_factory=list)  # already processed: acknowledge only
+    gaps: dict[Partition, int] = field(default_factory=dict)  # seek here; later records wait
+    foreign: int = 0  # records of partitions no longer assigned: dropped
+    skipped: dict[Partition, tuple[int, int]] = field(default_factory=dict)  # given-up gaps: (from, to)
+
+
+class OffsetGuard(Generic[T]):
+    """The next offset the agent expects per partition, learned from what it processed."""
+
+    def __init__(self, locate: Callable[[T], tuple[str, int, int]]) -> None:
+        self._locate = locate  # record -> (topic, partition, offset)
+        self._next: dict[Partition, int] = {}
+        self._gap_seen: dict[Partition, tuple[int, int]] = {}  # partition -> (missing offset, times)
+
+    MAX_SEEKS_PER_GAP = 5
+
+    def admit(self, records: Iterable[T], assigned: Collection[Partition] | None = None) -> Admission[T]:
+        """Sorts a batch; `assigned` (if known) are the partitions this worker owns now."""
+        admission: Admission[T] = Admission()
+        expected = self._next
+        for record in records:
+            topic, partition, offset = self._locate(record)
+            key = (topic, partition)
+            if assigned is not None and key not in assigned:
+                admission.foreign += 1
+            elif key in admission.gaps:
+                continue  # after a gap: comes again once the partition is sought back
+            elif (want := expected.get(key)) is None or offset == want:
+                # The first record of a partition since it was assigned starts where Faust
+                # sought it: the committed offset.
+                admission.fresh.append(record)
+                expected[key] = offset + 1
+                if self._gap_seen:
+                    self._gap_seen.pop(key, None)
+            elif offset < want:
+                admission.duplicates.append(record)
+            elif self._seen_gap(key, want) >= self.MAX_SEEKS_PER_GAP:
+                admission.skipped[key] = (want, offset)
+                admission.fresh.append(record)
+                expected[key] = offset + 1
+                del self._gap_seen[key]
+            else:
+                admission.gaps[key] = want
+        return admission
+
+    def _seen_gap(self, key: Partition, want: int) -> int:
+        missing, times = self._gap_seen.get(key, (want, 0))
+        times = times + 1 if missing == want else 1
+        self._gap_seen[key] = (want, times)
+        return times - 1
+
+    def keep_only(self, assigned: Collection[Partition]) -> None:
+        """After a rebalance: forget partitions that went elsewhere (they may come back later)."""
+        for key in [key for key in self._next if key not in assigned]:
+            del self._next[key]
+            self._gap_seen.pop(key, None)
