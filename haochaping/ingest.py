@@ -73,6 +73,8 @@ class IngestBatch:
     ratings: int = 0
     case_events: int = 0
     latest_event_at: float = 0.0  # newest case-event time in the batch, epoch seconds
+    # Newest case-event time per partition: how far each partition's timelines have come.
+    latest_case_at: dict[int, float] = field(default_factory=dict)
     # Newest rating time per partition: the alert detector's watermark is the slowest partition's.
     latest_rating_at: dict[int, float] = field(default_factory=dict)
 
@@ -157,6 +159,7 @@ class Ingestor:
         batch.case_events += 1
         at = event.at.timestamp()
         batch.latest_event_at = max(batch.latest_event_at, at)
+        batch.latest_case_at[message.partition] = max(batch.latest_case_at.get(message.partition, at), at)
         batch.add_row("case_events", case_event_row(event, message.source))
         key = event.case_id.encode()
         timeline = load(key)

@@ -21,6 +21,7 @@ from haochaping.settings import Settings
 from haochaping.timeline import CaseTimeline
 from sinks.writer import ClickHouseWriter
 from streams.alerts import register_alerts
+from streams.alignment import RatingHold
 from streams.offsets import Admission, OffsetGuard
 from streams.tables import PartitionedTable, partition_of
 
@@ -62,6 +63,21 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
     alerts = register_alerts(app, settings, writer)
     guard = DeadLetterGuard(DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_min_messages))
     offsets: OffsetGuard[EventT] = OffsetGuard(_location)
+    cases_topic = settings.topics["cases"]
+    hold: RatingHold[EventT] = RatingHold(
+        frozenset(topic for topic in settings.source_topics if topic != cases_topic), _location, _value
+    )
+
+    async def case_events_caught_up(partition: int) -> bool:
+        """Has the agent taken every case event of this partition number that Kafka holds?"""
+        tp = TP(cases_topic, partition)
+        end = app.consumer.highwater(tp)
+        if end is None:
+            return True
+        taken = offsets.expected((cases_topic, partition))
+        if taken is None:  # none since the assignment: where the consumer reads now
+            taken = await app.consumer.position(tp)
+        return taken is None or taken >= end
 
     @app.agent(source, concurrency=1, name="ingest_events")
     async def ingest_events(stream: StreamT[bytes]) -> None:
@@ -78,8 +94,10 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
         async for taken in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
             admission = offsets.admit(taken, app.consumer.assignment())
             await _seek_gaps(app, admission)
-            events = admission.fresh
+            caught_up = {p: await case_events_caught_up(p) for p in hold.waiting(admission.fresh)}
+            events = hold.take(admission.fresh, caught_up.__getitem__)
             batch = ingestor.process([_message(event) for event in events], case_timelines)
+            hold.processed(batch.latest_case_at)
             try:
                 guard.check(len(events), len(batch.dead_letters))
             except DeadLetterLimitExceeded as error:
@@ -104,6 +122,11 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
     @app.on_partitions_assigned.connect
     async def keep_owned_offsets(sender: object, assigned: Set[TP], **kwargs: object) -> None:
         offsets.keep_only(assigned)
+        # Held ratings are given up: Faust seeks every partition back to its committed offset,
+        # so they come again, and the guard must take them as new.
+        for key, first_held in hold.release_all().items():
+            if key in assigned:
+                offsets.rewind(key, first_held)
 
     @app.timer(interval=settings.timeline_sweep_seconds)
     async def expire_timelines() -> None:
@@ -126,11 +149,14 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
     async def report_progress() -> None:
         if counters.batches:
             log.info(
-                "ingested so far: %d ratings, %d case events, %d dead letters in %d batches",
+                "ingested so far: %d ratings, %d case events, %d dead letters in %d batches; "
+                "%d ratings waiting for their case events (%d let go early)",
                 counters.ratings,
                 counters.case_events,
                 counters.dead_letters,
                 counters.batches,
+                hold.held_total,
+                hold.released_early,
             )
 
     return counters
@@ -157,6 +183,11 @@ async def _seek_gaps(app: faust.App, admission: Admission[EventT]) -> None:
         # Faust skipped records of this partition (a rebalance cleared its queue): read them again.
         log.warning("gap in %s[%d] before offset %d; seeking back to it", topic, partition, offset)
         await app.consumer.seek(TP(topic, partition), offset)
+
+
+def _value(event: EventT) -> bytes:
+    value: bytes = event.message.value
+    return value
 
 
 def _message(event: EventT) -> Message:

@@ -74,6 +74,15 @@ class OffsetGuard(Generic[T]):
         self._gap_seen[key] = (want, times)
         return times - 1
 
+    def expected(self, key: Partition) -> int | None:
+        """The next offset of `key` to process; None if none was seen since it was assigned."""
+        return self._next.get(key)
+
+    def rewind(self, key: Partition, offset: int) -> None:
+        """Records from `offset` on were taken but not processed (a hold gave them up)."""
+        if offset < self._next.get(key, offset + 1):
+            self._next[key] = offset
+
     def keep_only(self, assigned: Collection[Partition]) -> None:
         """After a rebalance: forget partitions that went elsewhere (they may come back later)."""
         for key in [key for key in self._next if key not in assigned]:
