@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # Tests use their own broker port and state, so a running `make up` is left alone.
 TEST_KAFKA_PORT ?= 19092
 
-.PHONY: setup browser demo test lint up down status clean bench bench-smoke
+.PHONY: setup browser demo test lint up down status clean bench bench-smoke bench-queries
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ bench: $(INSTALLED)
 
 bench-smoke: $(INSTALLED)
 	$(BIN)/python bench/run.py --smoke
+
+# The analysts' named queries on 10 million generated ratings (~40 min, ~6 GB in a temp dir; no broker).
+# BENCH_QUERIES_ARGS=--smoke proves it runs in a minute; see docs/benchmarks.md.
+bench-queries: $(INSTALLED)
+	nice -n 19 $(BIN)/python bench/analyst_queries.py $(BENCH_QUERIES_ARGS)
 
 # A long-running local pipeline: broker + worker in the background.
 up: setup
