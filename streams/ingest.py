@@ -7,6 +7,7 @@ and its dead letters and attributions are on their topics; the writer drops repl
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Set
@@ -68,16 +69,21 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
         frozenset(topic for topic in settings.source_topics if topic != cases_topic), _location, _value
     )
 
-    async def case_events_caught_up(partition: int) -> bool:
+    async def unseen_case_positions(records: list[EventT]) -> dict[int, int | None]:
+        """Where the consumer reads the case events of partitions the agent has seen none of yet."""
+        positions: dict[int, int | None] = {}
+        for partition in hold.waiting(records):
+            if offsets.expected((cases_topic, partition)) is None:
+                positions[partition] = await app.consumer.position(TP(cases_topic, partition))
+        return positions
+
+    def case_events_caught_up(partition: int, positions: dict[int, int | None]) -> bool:
         """Has the agent taken every case event of this partition number that Kafka holds?"""
-        tp = TP(cases_topic, partition)
-        end = app.consumer.highwater(tp)
-        if end is None:
-            return True
+        end = app.consumer.highwater(TP(cases_topic, partition))
         taken = offsets.expected((cases_topic, partition))
-        if taken is None:  # none since the assignment: where the consumer reads now
-            taken = await app.consumer.position(tp)
-        return taken is None or taken >= end
+        if taken is None:
+            taken = positions.get(partition)
+        return end is None or taken is None or taken >= end
 
     @app.agent(source, concurrency=1, name="ingest_events")
     async def ingest_events(stream: StreamT[bytes]) -> None:
@@ -92,10 +98,14 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
 
     async def _ingest(stream: StreamT[bytes]) -> None:
         async for taken in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
+            positions = await unseen_case_positions(taken)
+            # No await from here to hold.take: a rebalance in between would let the hold and
+            # the offset guard disagree about which records were taken.
             admission = offsets.admit(taken, app.consumer.assignment())
+            events = hold.take(admission.fresh, functools.partial(case_events_caught_up, positions=positions))
+            # A duplicate of a held rating is not acknowledged: the held one will be, once processed.
+            duplicates = [event for event in admission.duplicates if not hold.holds(event)]
             await _seek_gaps(app, admission)
-            caught_up = {p: await case_events_caught_up(p) for p in hold.waiting(admission.fresh)}
-            events = hold.take(admission.fresh, caught_up.__getitem__)
             batch = ingestor.process([_message(event) for event in events], case_timelines)
             hold.processed(batch.latest_case_at)
             try:
@@ -110,7 +120,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             await alerts.process(batch)
             for event in events:
                 await stream.ack(event)
-            for event in admission.duplicates:
+            for event in duplicates:
                 await stream.ack(event)
             _count(counters, batch)
 
@@ -144,6 +154,15 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             case_timelines.delete(key, partition_of(key, settings.partitions))
         if expired:
             log.info("expired %d case timelines older than %d days", len(expired), settings.timeline_retention_days)
+
+    @app.timer(interval=2.0)
+    async def seek_gaps_again() -> None:
+        """Records still in flight when the agent sought back can move Faust's read position past
+        the missing offsets again; seek until they come."""
+        assigned = app.consumer.assignment()
+        for key, offset in offsets.gaps().items():
+            if key in assigned:
+                await _seek_back(app, TP(*key), offset)
 
     @app.timer(interval=10.0)
     async def report_progress() -> None:
@@ -182,7 +201,16 @@ async def _seek_gaps(app: faust.App, admission: Admission[EventT]) -> None:
     for (topic, partition), offset in admission.gaps.items():
         # Faust skipped records of this partition (a rebalance cleared its queue): read them again.
         log.warning("gap in %s[%d] before offset %d; seeking back to it", topic, partition, offset)
-        await app.consumer.seek(TP(topic, partition), offset)
+        await _seek_back(app, TP(topic, partition), offset)
+
+
+async def _seek_back(app: faust.App, tp: TP, offset: int) -> None:
+    # Faust marks the offsets it skipped as a "gap" that may be committed over (it assumes
+    # compaction); forget that, or a crash before the records come again would lose them.
+    gaps = getattr(app.consumer, "_gap", {}).get(tp)
+    if gaps is not None:
+        gaps.chop(offset, 2**63)
+    await app.consumer.seek(tp, offset)
 
 
 def _value(event: EventT) -> bytes:

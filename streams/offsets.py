@@ -7,11 +7,12 @@ that came later would be dropped as already stored. This guard admits each parti
 strictly in order, reports duplicates (acknowledged, not processed) and gaps (neither: the
 agent seeks the partition back to the first missing offset and the records come again).
 An offset that never comes (a transaction marker: our producers write none) is given up on
-after a few seeks, with a warning, so a partition cannot stall on it forever.
+after two minutes of seeking, with a warning, so a partition cannot stall on it forever.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -32,12 +33,15 @@ class Admission(Generic[T]):
 class OffsetGuard(Generic[T]):
     """The next offset the agent expects per partition, learned from what it processed."""
 
-    def __init__(self, locate: Callable[[T], tuple[str, int, int]]) -> None:
+    def __init__(
+        self, locate: Callable[[T], tuple[str, int, int]], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._locate = locate  # record -> (topic, partition, offset)
+        self._clock = clock
         self._next: dict[Partition, int] = {}
-        self._gap_seen: dict[Partition, tuple[int, int]] = {}  # partition -> (missing offset, times)
+        self._gap_seen: dict[Partition, tuple[int, float]] = {}  # partition -> (missing offset, since)
 
-    MAX_SEEKS_PER_GAP = 5
+    GIVE_UP_SECONDS = 120.0
 
     def admit(self, records: Iterable[T], assigned: Collection[Partition] | None = None) -> Admission[T]:
         """Sorts a batch; `assigned` (if known) are the partitions this worker owns now."""
@@ -59,7 +63,7 @@ class OffsetGuard(Generic[T]):
                     self._gap_seen.pop(key, None)
             elif offset < want:
                 admission.duplicates.append(record)
-            elif self._seen_gap(key, want) >= self.MAX_SEEKS_PER_GAP:
+            elif self._gap_age(key, want) > self.GIVE_UP_SECONDS:
                 admission.skipped[key] = (want, offset)
                 admission.fresh.append(record)
                 expected[key] = offset + 1
@@ -68,11 +72,16 @@ class OffsetGuard(Generic[T]):
                 admission.gaps[key] = want
         return admission
 
-    def _seen_gap(self, key: Partition, want: int) -> int:
-        missing, times = self._gap_seen.get(key, (want, 0))
-        times = times + 1 if missing == want else 1
-        self._gap_seen[key] = (want, times)
-        return times - 1
+    def _gap_age(self, key: Partition, want: int) -> float:
+        missing, since = self._gap_seen.get(key, (want, self._clock()))
+        if missing != want:
+            since = self._clock()
+        self._gap_seen[key] = (want, since)
+        return self._clock() - since
+
+    def gaps(self) -> dict[Partition, int]:
+        """Partitions waiting for a missing offset (to seek again while it does not come)."""
+        return {key: missing for key, (missing, _since) in self._gap_seen.items()}
 
     def expected(self, key: Partition) -> int | None:
         """The next offset of `key` to process; None if none was seen since it was assigned."""

@@ -53,11 +53,24 @@ def test_a_partition_that_moved_away_and_back_starts_afresh() -> None:
     assert admission.gaps == {("r", 1): 2}  # partition 1 stayed: its expectation is kept
 
 
-def test_an_offset_that_never_comes_is_given_up_after_repeated_seeks() -> None:
-    offsets = guard()
+def test_an_offset_that_never_comes_is_given_up_after_two_minutes_of_seeking() -> None:
+    now = [0.0]
+    offsets: OffsetGuard[Record] = OffsetGuard(lambda record: record, clock=lambda: now[0])
     offsets.admit([("r", 0, 1)])
-    for _ in range(OffsetGuard.MAX_SEEKS_PER_GAP):
-        assert offsets.admit([("r", 0, 3)]).gaps == {("r", 0): 2}
+    assert offsets.admit([("r", 0, 3)]).gaps == {("r", 0): 2}
+    assert offsets.gaps() == {("r", 0): 2}
+    now[0] = OffsetGuard.GIVE_UP_SECONDS
+    assert offsets.admit([("r", 0, 3)]).gaps == {("r", 0): 2}
+    now[0] = OffsetGuard.GIVE_UP_SECONDS + 1
     admission = offsets.admit([("r", 0, 3), ("r", 0, 4)])
     assert admission.skipped == {("r", 0): (2, 3)}
     assert admission.fresh == [("r", 0, 3), ("r", 0, 4)]
+    assert offsets.gaps() == {}
+
+
+def test_a_gap_filled_by_the_seek_is_forgotten() -> None:
+    offsets = guard()
+    offsets.admit([("r", 0, 1)])
+    offsets.admit([("r", 0, 5)])
+    assert offsets.admit([("r", 0, 2), ("r", 0, 3)]).fresh == [("r", 0, 2), ("r", 0, 3)]
+    assert offsets.gaps() == {}
