@@ -79,6 +79,12 @@ class RatingHold(Generic[T]):
                 self.held_total -= 1
         return ready
 
+    def holds(self, record: T) -> bool:
+        """Is this offset held (a rating partition's held offsets run from its queue's head on)?"""
+        topic, partition, offset = self.locate(record)
+        queue = self._queues.get((topic, partition))
+        return queue is not None and len(queue) > 0 and offset >= queue[0].offset
+
     def waiting(self, records: Iterable[T]) -> set[int]:
         """Partition numbers whose ratings take() will ask about: held ones and those in `records`."""
         partitions = {partition for (_topic, partition), queue in self._queues.items() if queue}

@@ -71,3 +71,10 @@ def test_a_rebalance_gives_up_held_ratings_and_says_where_each_partition_resumes
     h.take([rating(0, 7, T10), rating(0, 8, T10), rating(1, 3, T11)], NOT_CAUGHT_UP)
     assert h.release_all() == {("ratings", 0): 7, ("ratings", 1): 3}
     assert h.held_total == 0 and h.take([], NOT_CAUGHT_UP) == []
+
+
+def test_a_held_offset_and_everything_after_it_count_as_held() -> None:
+    h = hold()
+    h.take([rating(0, 7, T10), rating(0, 8, T10)], NOT_CAUGHT_UP)
+    assert h.holds(rating(0, 7, T10)) and h.holds(rating(0, 8, T10))
+    assert not h.holds(rating(0, 6, T10)) and not h.holds(rating(1, 7, T10))
