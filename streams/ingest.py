@@ -29,6 +29,7 @@ from streams.tables import PartitionedTable, partition_of
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 30.0
+STALL_SECONDS = 10.0  # nothing received this long while a partition has more: seek it back
 
 
 @dataclass(slots=True)
@@ -65,6 +66,8 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
     guard = DeadLetterGuard(DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_min_messages))
     offsets: OffsetGuard[EventT] = OffsetGuard(_location)
     cases_topic = settings.topics["cases"]
+    source_topics = frozenset(settings.source_topics)
+    progress = _Progress()
     hold: RatingHold[EventT] = RatingHold(
         frozenset(topic for topic in settings.source_topics if topic != cases_topic), _location, _value
     )
@@ -98,6 +101,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
 
     async def _ingest(stream: StreamT[bytes]) -> None:
         async for taken in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
+            progress.busy = True
             positions = await unseen_case_positions(taken)
             # No await from here to hold.take: a rebalance in between would let the hold and
             # the offset guard disagree about which records were taken.
@@ -123,6 +127,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             for event in duplicates:
                 await stream.ack(event)
             _count(counters, batch)
+            progress.busy, progress.last_batch_at = False, time.monotonic()
 
     @app.on_partitions_revoked.connect
     async def forget_positions(sender: object, revoked: object, **kwargs: object) -> None:
@@ -155,6 +160,32 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
         if expired:
             log.info("expired %d case timelines older than %d days", len(expired), settings.timeline_retention_days)
 
+    @app.timer(interval=5.0)
+    async def unstick_partitions() -> None:
+        """Seek back partitions that have records the agent never received.
+
+        Around a rebalance Faust's fetcher can move its read position past records it never
+        handed over (a fetch in flight while the partition is sought to its committed offset);
+        it then drops them as already read. When nothing has reached the agent for a while but
+        a partition ends beyond what it took, read that partition again from there.
+        """
+        if progress.busy or time.monotonic() - progress.last_batch_at < STALL_SECONDS:
+            return
+        if app.rebalancing or not app.tables.recovery.completed.is_set():
+            return  # Faust seeks every partition to its committed offset at the end of recovery
+        committed = getattr(app.consumer, "_committed_offset", {})
+        for tp in app.consumer.assignment():
+            if tp.topic not in source_topics:
+                continue
+            end = app.consumer.highwater(tp)
+            want = offsets.expected((tp.topic, tp.partition))
+            if want is None:
+                want = committed.get(tp)
+            if end is not None and want is not None and want < end:
+                log.warning("%s[%d] ends at %d but nothing came after %d; reading it again", *tp, end, want)
+                await _seek_back(app, tp, want)
+        progress.last_batch_at = time.monotonic()  # give the seek time to deliver
+
     @app.timer(interval=2.0)
     async def seek_gaps_again() -> None:
         """Records still in flight when the agent sought back can move Faust's read position past
@@ -179,6 +210,12 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             )
 
     return counters
+
+
+@dataclass(slots=True)
+class _Progress:
+    busy: bool = False  # inside a batch (e.g. waiting out a ClickHouse outage)
+    last_batch_at: float = field(default_factory=time.monotonic)
 
 
 def last_event_epoch(encoded: bytes) -> float:
