@@ -100,15 +100,17 @@ class RatingHold(Generic[T]):
             if at > self._case_time.get(partition, float("-inf")):
                 self._case_time[partition] = at
 
-    def release_all(self) -> dict[Partition, int]:
-        """On a rebalance: forget every held rating; returns each partition's first held offset.
+    def release_all(self) -> tuple[dict[Partition, int], list[T]]:
+        """On a rebalance: forget every held rating.
 
-        Faust seeks every partition back to its committed offset, so they come again.
+        Returns each partition's first held offset and the records given up. Faust seeks every
+        partition back to its committed offset, so they come again.
         """
         first = {key: queue[0].offset for key, queue in self._queues.items() if queue}
+        records = [held.record for queue in self._queues.values() for held in queue]
         self._queues.clear()
         self.held_total = 0
-        return first
+        return first, records
 
 
 def _rated_at(value: bytes) -> float:

@@ -128,6 +128,27 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
                 await stream.ack(event)
             _count(counters, batch)
             progress.busy, progress.last_batch_at = False, time.monotonic()
+            # Faust's rebalance waits for every record it delivered to be acknowledged or gone:
+            # drop this batch's references (records held back after a gap, unacknowledged
+            # duplicates) before waiting for the next one.
+            del taken, admission, events, duplicates, batch
+
+    def give_up_holds() -> None:
+        """Forget held ratings, so a rebalance does not wait for them; they will come again."""
+        first, records = hold.release_all()
+        for key, offset in first.items():
+            offsets.rewind(key, offset)
+        unacked = getattr(app.consumer, "_unacked_messages", None)  # Faust waits on this set
+        for record in records:
+            if unacked is not None:
+                unacked.discard(record.message)
+        if records:
+            log.info("rebalance: gave up %d held ratings; they are read again from the committed offsets", len(records))
+
+    @app.timer(interval=0.25)
+    async def release_holds_on_rebalance() -> None:
+        if app.rebalancing and hold.held_total:
+            give_up_holds()
 
     @app.on_partitions_revoked.connect
     async def forget_positions(sender: object, revoked: object, **kwargs: object) -> None:
@@ -136,12 +157,10 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
 
     @app.on_partitions_assigned.connect
     async def keep_owned_offsets(sender: object, assigned: Set[TP], **kwargs: object) -> None:
-        offsets.keep_only(assigned)
         # Held ratings are given up: Faust seeks every partition back to its committed offset,
         # so they come again, and the guard must take them as new.
-        for key, first_held in hold.release_all().items():
-            if key in assigned:
-                offsets.rewind(key, first_held)
+        give_up_holds()
+        offsets.keep_only(assigned)
 
     @app.timer(interval=settings.timeline_sweep_seconds)
     async def expire_timelines() -> None:

@@ -69,7 +69,9 @@ def test_unreadable_ratings_are_not_held() -> None:
 def test_a_rebalance_gives_up_held_ratings_and_says_where_each_partition_resumes() -> None:
     h = hold()
     h.take([rating(0, 7, T10), rating(0, 8, T10), rating(1, 3, T11)], NOT_CAUGHT_UP)
-    assert h.release_all() == {("ratings", 0): 7, ("ratings", 1): 3}
+    first, records = h.release_all()
+    assert first == {("ratings", 0): 7, ("ratings", 1): 3}
+    assert records == [rating(0, 7, T10), rating(0, 8, T10), rating(1, 3, T11)]
     assert h.held_total == 0 and h.take([], NOT_CAUGHT_UP) == []
 
 
