@@ -105,7 +105,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             positions = await unseen_case_positions(taken)
             # No await from here to hold.take: a rebalance in between would let the hold and
             # the offset guard disagree about which records were taken.
-            admission = offsets.admit(taken, app.consumer.assignment())
+            admission = offsets.admit(taken, app.consumer.assignment(), committed_offset)
             events = hold.take(admission.fresh, functools.partial(case_events_caught_up, positions=positions))
             # A duplicate of a held rating is not acknowledged: the held one will be, once processed.
             duplicates = [event for event in admission.duplicates if not hold.holds(event)]
@@ -132,6 +132,11 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             # drop this batch's references (records held back after a gap, unacknowledged
             # duplicates) before waiting for the next one.
             del taken, admission, events, duplicates, batch
+
+    def committed_offset(key: tuple[str, int]) -> int | None:
+        # Faust's own record of where it sought the partition on assignment (no public API).
+        offset: int | None = getattr(app.consumer, "_committed_offset", {}).get(TP(*key))
+        return offset
 
     def give_up_holds() -> None:
         """Forget held ratings, so a rebalance does not wait for them; they will come again."""

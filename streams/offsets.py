@@ -43,20 +43,33 @@ class OffsetGuard(Generic[T]):
 
     GIVE_UP_SECONDS = 120.0
 
-    def admit(self, records: Iterable[T], assigned: Collection[Partition] | None = None) -> Admission[T]:
-        """Sorts a batch; `assigned` (if known) are the partitions this worker owns now."""
+    def admit(
+        self,
+        records: Iterable[T],
+        assigned: Collection[Partition] | None = None,
+        committed: Callable[[Partition], int | None] | None = None,
+    ) -> Admission[T]:
+        """Sorts a batch; `assigned` (if known) are the partitions this worker owns now.
+
+        `committed(key)` is where a partition the agent has not seen since its assignment must
+        start: Faust seeks it there, but can drop the first records it fetches afterwards.
+        """
         admission: Admission[T] = Admission()
         expected = self._next
         for record in records:
             topic, partition, offset = self._locate(record)
             key = (topic, partition)
+            want = expected.get(key)
+            if want is None and committed is not None:
+                want = committed(key)
+                if want is not None:
+                    expected[key] = want
             if assigned is not None and key not in assigned:
                 admission.foreign += 1
             elif key in admission.gaps:
                 continue  # after a gap: comes again once the partition is sought back
-            elif (want := expected.get(key)) is None or offset == want:
-                # The first record of a partition since it was assigned starts where Faust
-                # sought it: the committed offset.
+            elif want is None or offset == want:
+                # Without a committed offset the first record starts the partition.
                 admission.fresh.append(record)
                 expected[key] = offset + 1
                 if self._gap_seen:

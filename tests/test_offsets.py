@@ -74,3 +74,15 @@ def test_a_gap_filled_by_the_seek_is_forgotten() -> None:
     offsets.admit([("r", 0, 5)])
     assert offsets.admit([("r", 0, 2), ("r", 0, 3)]).fresh == [("r", 0, 2), ("r", 0, 3)]
     assert offsets.gaps() == {}
+
+
+def test_a_newly_assigned_partition_starts_at_its_committed_offset() -> None:
+    offsets = guard()
+    committed = {("r", 0): 793}.get
+    # Faust sought the partition to 793 but dropped its first fetched records: 800 is a gap.
+    admission = offsets.admit([("r", 0, 800), ("r", 1, 5)], committed=committed)
+    assert admission.gaps == {("r", 0): 793}
+    assert admission.fresh == [("r", 1, 5)]  # no committed offset: the first record starts it
+    again = offsets.admit([("r", 0, 793), ("r", 0, 794)], committed=committed)
+    assert again.fresh == [("r", 0, 793), ("r", 0, 794)]
+    assert offsets.admit([("r", 0, 790)], committed=committed).duplicates == [("r", 0, 790)]
