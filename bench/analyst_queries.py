@@ -60,6 +60,7 @@ from haochaping.simulation.engine import ORIGIN_WEIGHTS, RESIDENCE_WEIGHTS  # no
 from haochaping.simulation.faults import Manifest, manifest_for  # noqa: E402
 from haochaping.simulation.orgs import OrgBook  # noqa: E402
 from sinks import reports  # noqa: E402
+from sinks.alerts import ALERT_COLUMNS  # noqa: E402
 from sinks.analytics import read_only_client  # noqa: E402
 from sinks.clickhouse import open_clickhouse  # noqa: E402
 
@@ -539,24 +540,7 @@ def generate(directory: Path, template: Template, args: argparse.Namespace, hot:
         client.insert(
             "alerts",
             alert_rows(hot, args.seed, args.alerts),
-            column_names=[
-                "alert_id",
-                "state",
-                "province",
-                "matter_code",
-                "step",
-                "window_start",
-                "window_end",
-                "ratings",
-                "negatives",
-                "rate",
-                "baseline",
-                "score",
-                "top_reasons",
-                "examples",
-                "organisations",
-                "query",
-            ],
+            column_names=list(ALERT_COLUMNS),
         )
         meta = {
             "hotspot": {**asdict(hot), "since": hot.since.isoformat(), "until": hot.until.isoformat()},
