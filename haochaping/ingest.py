@@ -72,11 +72,15 @@ class IngestBatch:
     observation_sources: list[Source] = field(default_factory=list)  # the rating message of each observation
     ratings: int = 0
     case_events: int = 0
-    latest_event_at: float = 0.0  # newest case-event time in the batch, epoch seconds
-    # Newest case-event time per partition: how far each partition's timelines have come.
+    # Newest case-event time per partition (epoch seconds): how far each partition's timelines have come.
     latest_case_at: dict[int, float] = field(default_factory=dict)
     # Newest rating time per partition: the alert detector's watermark is the slowest partition's.
     latest_rating_at: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def latest_event_at(self) -> float:
+        """Newest case-event time in the batch, epoch seconds (0.0 without case events)."""
+        return max(self.latest_case_at.values(), default=0.0)
 
     def add_row(self, table: str, row: tuple[object, ...]) -> None:
         self.rows.setdefault(table, []).append(row)
@@ -158,7 +162,6 @@ class Ingestor:
         """Adds the event to its timeline; returns the timeline's key."""
         batch.case_events += 1
         at = event.at.timestamp()
-        batch.latest_event_at = max(batch.latest_event_at, at)
         batch.latest_case_at[message.partition] = max(batch.latest_case_at.get(message.partition, at), at)
         batch.add_row("case_events", case_event_row(event, message.source))
         key = event.case_id.encode()

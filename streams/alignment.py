@@ -85,15 +85,6 @@ class RatingHold(Generic[T]):
         queue = self._queues.get((topic, partition))
         return queue is not None and len(queue) > 0 and offset >= queue[0].offset
 
-    def waiting(self, records: Iterable[T]) -> set[int]:
-        """Partition numbers whose ratings take() will ask about: held ones and those in `records`."""
-        partitions = {partition for (_topic, partition), queue in self._queues.items() if queue}
-        for record in records:
-            topic, partition, _offset = self.locate(record)
-            if topic in self.rating_topics:
-                partitions.add(partition)
-        return partitions
-
     def processed(self, latest_case_at: dict[int, float]) -> None:
         """After a batch: how far in event time each partition's case events are processed."""
         for partition, at in latest_case_at.items():

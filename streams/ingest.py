@@ -72,12 +72,12 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
         frozenset(topic for topic in settings.source_topics if topic != cases_topic), _location, _value
     )
 
-    async def unseen_case_positions(records: list[EventT]) -> dict[int, int | None]:
-        """Where the consumer reads the case events of partitions the agent has seen none of yet."""
+    async def unseen_case_positions() -> dict[int, int | None]:
+        """Where the consumer reads the case-event partitions the agent has seen nothing of yet."""
         positions: dict[int, int | None] = {}
-        for partition in hold.waiting(records):
-            if offsets.expected((cases_topic, partition)) is None:
-                positions[partition] = await app.consumer.position(TP(cases_topic, partition))
+        for tp in app.consumer.assignment():
+            if tp.topic == cases_topic and offsets.expected((cases_topic, tp.partition)) is None:
+                positions[tp.partition] = await app.consumer.position(tp)
         return positions
 
     def case_events_caught_up(partition: int, positions: dict[int, int | None]) -> bool:
@@ -102,7 +102,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
     async def _ingest(stream: StreamT[bytes]) -> None:
         async for taken in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
             progress.busy = True
-            positions = await unseen_case_positions(taken)
+            positions = await unseen_case_positions()
             # No await from here to hold.take: a rebalance in between would let the hold and
             # the offset guard disagree about which records were taken.
             admission = offsets.admit(taken, app.consumer.assignment(), committed_offset)
@@ -144,8 +144,8 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
         for key, offset in first.items():
             offsets.rewind(key, offset)
         unacked = getattr(app.consumer, "_unacked_messages", None)  # Faust waits on this set
-        for record in records:
-            if unacked is not None:
+        if unacked is not None:
+            for record in records:
                 unacked.discard(record.message)
         if records:
             log.info("rebalance: gave up %d held ratings; they are read again from the committed offsets", len(records))
