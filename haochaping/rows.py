@@ -6,7 +6,7 @@ its (topic, partition, offset) lets the sink recognise and drop it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -272,3 +272,33 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "attributions": ATTRIBUTION_COLUMNS,
     "step_observations": OBSERVATION_COLUMNS,
 }
+
+# Table name → the column its monthly partitions are cut by (PARTITION BY toYYYYMM(column)
+# in sinks/migrations), or None. The sink writes one month per insert, so that every
+# insert is a single part: it lands whole or not at all.
+PARTITION_COLUMNS: dict[str, str | None] = {
+    "ratings": "rated_at",
+    "case_events": "at",
+    "dead_letters": None,
+    "case_steps": "completed_at",
+    "attributions": "rated_at",
+    "step_observations": "rated_at",
+}
+
+
+def partition_month_reader(table: str) -> Callable[[Sequence[object]], int]:
+    """A function giving a row of `table` its partition as toYYYYMM does (UTC); 0 if unpartitioned."""
+    column = PARTITION_COLUMNS[table]
+    if column is None:
+        return lambda row: 0
+    index = TABLE_COLUMNS[table].index(column)
+
+    def month(row: Sequence[object]) -> int:
+        moment = row[index]
+        if not isinstance(moment, datetime):
+            raise TypeError(f"{table}.{column} holds {moment!r}, not a datetime")
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        return moment.year * 100 + moment.month
+
+    return month

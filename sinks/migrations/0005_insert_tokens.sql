@@ -1,0 +1,12 @@
+-- Every row records the deduplication token of the insert that wrote it. A crash can
+-- land an insert in its table but not in the materialized views fed by it; the
+-- worker that reads those messages again re-sends that insert under the same token
+-- (sinks/writer.py): ClickHouse skips the table's copy and delivers the block to
+-- each view that never got it, once. Rows written before this migration hold ''.
+
+ALTER TABLE ratings ADD COLUMN IF NOT EXISTS insert_token String DEFAULT '' COMMENT 'deduplication token of the insert';
+ALTER TABLE case_events ADD COLUMN IF NOT EXISTS insert_token String DEFAULT '' COMMENT 'deduplication token of the insert';
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS insert_token String DEFAULT '' COMMENT 'deduplication token of the insert';
+ALTER TABLE case_steps ADD COLUMN IF NOT EXISTS insert_token String DEFAULT '' COMMENT 'deduplication token of the insert';
+ALTER TABLE attributions ADD COLUMN IF NOT EXISTS insert_token String DEFAULT '' COMMENT 'deduplication token of the insert';
+ALTER TABLE step_observations ADD COLUMN IF NOT EXISTS insert_token String DEFAULT '' COMMENT 'deduplication token of the insert';
