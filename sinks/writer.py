@@ -1,9 +1,10 @@
 """Writes a batch's rows to ClickHouse so that a replayed message is never stored twice.
 
 Every row carries its Kafka (topic, partition, offset) and the token of the insert that
-wrote it. Rows of messages a table already holds are dropped; the inserts that stored them
-are sent once more under their own tokens, which ClickHouse ignores in the table and
-delivers only to a materialized view that a crash kept them from.
+wrote it. Per table, partition and month the writer drops rows at or below the highest
+offset stored; the recent inserts that stored them are sent once more under their own
+tokens, which ClickHouse ignores in the table and delivers only to a materialized view a
+crash kept them from.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TypeVar
 
 from clickhouse_connect.driver.client import Client
 
-from haochaping.rows import TABLE_COLUMNS, partition_month_reader
+from haochaping.rows import PARTITION_COLUMNS, TABLE_COLUMNS, partition_month_reader
 from sinks.clickhouse import WRITE_SETTINGS
 
 log = logging.getLogger(__name__)
@@ -25,16 +26,19 @@ T = TypeVar("T")
 PartitionKey = tuple[str, int]
 MessageKey = tuple[str, int, int]
 TOKEN_COLUMN = "insert_token"
-# An insert is re-sent only while its token is surely still in the table's deduplication
-# window (10,000 inserts, sinks/migrations); re-sending an older one could store it twice.
-RESEND_HORIZON_SECONDS = 15 * 60
+# An insert is re-sent only while its tokens are surely still in the deduplication windows of
+# its table and views (100,000 inserts, sinks/migrations); re-sending an older one could
+# count it twice. Uncommitted inserts are seconds old.
+RESEND_HORIZON_SECONDS = 10 * 60
 
 
 class ClickHouseWriter:
     def __init__(self, client: Client) -> None:
         self._client = client
-        # (table, topic, partition) -> highest src_offset known to be stored
-        self._stored_up_to: dict[tuple[str, str, int], int] = {}
+        # (table, topic, partition, month) -> highest src_offset stored. Per month, because each
+        # insert holds one month: a batch whose December insert landed and November one did not
+        # has December's offsets stored and none of its November offsets.
+        self._stored_up_to: dict[tuple[str, str, int, int], int] = {}
         self._loaded: set[tuple[str, str, int]] = set()
         self._resent: set[str] = set()
         self._tables_with_views: frozenset[str] | None = None
@@ -54,19 +58,32 @@ class ClickHouseWriter:
         for table, rows in rows_by_table.items():
             if not rows:
                 continue
-            fresh = self._new_rows(table, rows)
-            for part in _by_month(table, fresh):
-                self._insert(table, part, _token(table, part))
-                for row in part:
-                    topic, partition, offset = _source(row)
-                    key = (table, topic, partition)
-                    if offset > self._stored_up_to.get(key, -1):
-                        self._stored_up_to[key] = offset
-            skipped = len(rows) - len(fresh)
-            if skipped:
-                log.info("%s: skipped %d rows already stored (replayed messages)", table, skipped)
-            inserted[table] = len(fresh)
+            months = _by_month(table, rows)
+            self._load_positions(table, {_source(row)[:2] for row in rows})
+            replayed: list[Row] = []
+            inserted[table] = 0
+            for month, part in months.items():
+                fresh = [row for row in part if self._is_new(table, month, row)]
+                replayed.extend(row for row in part if not self._is_new(table, month, row))
+                if fresh:
+                    self._insert(table, fresh, _token(table, fresh))
+                    self._mark_stored(table, month, fresh)
+                inserted[table] += len(fresh)
+            if replayed:
+                log.info("%s: skipped %d rows already stored (replayed messages)", table, len(replayed))
+                self._complete_views(table, replayed)
         return inserted
+
+    def _is_new(self, table: str, month: int, row: Row) -> bool:
+        topic, partition, offset = _source(row)
+        return offset > self._stored_up_to.get((table, topic, partition, month), -1)
+
+    def _mark_stored(self, table: str, month: int, rows: Sequence[Row]) -> None:
+        for row in rows:
+            topic, partition, offset = _source(row)
+            key = (table, topic, partition, month)
+            if offset > self._stored_up_to.get(key, -1):
+                self._stored_up_to[key] = offset
 
     def _insert(self, table: str, rows: Sequence[Row], token: str) -> None:
         try:
@@ -81,70 +98,40 @@ class ClickHouseWriter:
             self.forget_positions()
             raise
 
-    def _new_rows(self, table: str, rows: Sequence[Row]) -> list[Row]:
-        self._load_positions(table, {_source(row)[:2] for row in rows})
-        stored = self._stored_up_to
-
-        def beyond_stored(row: Row) -> bool:
-            topic, partition, offset = _source(row)
-            return offset > stored.get((table, topic, partition), -1)
-
-        replayed = [row for row in rows if not beyond_stored(row)]
-        if not replayed:
-            return list(rows)
-        # Below the highest stored offset, ask for each message: an insert that failed half-way
-        # (one month of a batch stored, the next not) leaves holes that must still be filled.
-        present = self._stored_messages(table, replayed)
-        return [row for row in rows if beyond_stored(row) or _source(row) not in present]
-
-    def _stored_messages(self, table: str, rows: Sequence[Row]) -> set[MessageKey]:
-        """Which of these rows' messages `table` holds; re-sends the inserts that stored them."""
-        wanted = sorted({_source(row) for row in rows})
-        result = self._client.query(
-            f"SELECT DISTINCT src_topic, src_partition, src_offset, {TOKEN_COLUMN} FROM {table} "
-            "WHERE (src_topic, src_partition, src_offset) IN "
-            "(SELECT arrayJoin({wanted:Array(Tuple(String, UInt16, UInt64))}))",
-            parameters={"wanted": wanted},
-        )
-        present = {(str(topic), int(partition), int(offset)) for topic, partition, offset, _ in result.result_rows}
-        self._resend(table, {str(row[3]) for row in result.result_rows})
-        return present
-
-    def _resend(self, table: str, tokens: set[str]) -> None:
-        """Send earlier inserts again so that every view of `table` receives each of them once.
+    def _complete_views(self, table: str, replayed: Sequence[Row]) -> None:
+        """Send the recent inserts that stored these messages again, so every view gets each once.
 
         ClickHouse writes an insert to its table, then to each materialized view: a crash in
-        between leaves the table complete and a view short. The table drops the repeated
-        block by its token; each view takes it only if it never got it.
+        between leaves the table complete and a view short, and the messages are replayed
+        because their offsets were never committed. The table drops the repeated block by
+        its token; each view takes it only if it never got it.
         """
-        tokens -= self._resent | {""}  # "": rows stored before insert tokens were kept
-        if not tokens or table not in self._views_fed():
+        if table not in self._views_fed():
+            return
+        found = self._client.query(
+            f"SELECT DISTINCT {TOKEN_COLUMN} FROM {table} "
+            "WHERE (src_topic, src_partition, src_offset) IN "
+            "(SELECT arrayJoin({replayed:Array(Tuple(String, UInt16, UInt64))})) "
+            f"AND {TOKEN_COLUMN} != '' AND ingested_at >= now64(3) - toIntervalSecond({{horizon:UInt32}})",
+            parameters={"replayed": sorted({_source(row) for row in replayed}), "horizon": RESEND_HORIZON_SECONDS},
+        )
+        tokens = sorted({str(row[0]) for row in found.result_rows} - self._resent)
+        if not tokens:
             return
         columns = TABLE_COLUMNS[table]
-        result = self._client.query(
-            f"SELECT {', '.join(columns)}, {TOKEN_COLUMN}, dateDiff('second', ingested_at, now64(3)) "
-            f"FROM {table} WHERE {TOKEN_COLUMN} IN {{tokens:Array(String)}}",
-            parameters={"tokens": sorted(tokens)},
+        stored = self._client.query(
+            f"SELECT {', '.join(columns)}, {TOKEN_COLUMN} FROM {table} "
+            f"WHERE {TOKEN_COLUMN} IN {{tokens:Array(String)}}",
+            parameters={"tokens": tokens},
         )
         inserts: dict[str, list[Row]] = {}
-        ages: dict[str, int] = {}
-        for *values, token, age in result.result_rows:
-            inserts.setdefault(token, []).append(values)
-            ages[token] = max(ages.get(token, 0), int(age))
+        for *values, token in stored.result_rows:
+            inserts.setdefault(str(token), []).append(values)
         for token, rows in sorted(inserts.items()):
-            if ages[token] > RESEND_HORIZON_SECONDS:
-                log.warning(
-                    "%s: insert %s is %d s old, too old to re-send safely; `hcp report check` compares "
-                    "the aggregates with the table",
-                    table,
-                    token,
-                    ages[token],
-                )
-                continue
             self._insert(table, rows, token)
-        self._resent |= tokens
+        self._resent.update(tokens)
         log.info(
-            "%s: re-sent %d earlier inserts (%d rows) so that views a crash kept them from receive them once",
+            "%s: re-sent %d earlier inserts (%d rows) so that views a crash kept them from get them once",
             table,
             len(inserts),
             sum(len(rows) for rows in inserts.values()),
@@ -166,13 +153,15 @@ class ClickHouseWriter:
         if not missing:
             return
         topics = sorted({topic for topic, _ in missing})
+        column = PARTITION_COLUMNS[table]
+        month = f"toYYYYMM({column})" if column else "0"
         result = self._client.query(
-            f"SELECT src_topic, src_partition, max(src_offset) FROM {table} "  # table comes from TABLE_COLUMNS
-            "WHERE src_topic IN {topics:Array(String)} GROUP BY src_topic, src_partition",
+            f"SELECT src_topic, src_partition, {month}, max(src_offset) FROM {table} "  # names from haochaping.rows
+            "WHERE src_topic IN {topics:Array(String)} GROUP BY 1, 2, 3",
             parameters={"topics": topics},
         )
-        for topic, partition, offset in result.result_rows:
-            self._stored_up_to[(table, topic, int(partition))] = int(offset)
+        for topic, partition, in_month, offset in result.result_rows:
+            self._stored_up_to[(table, topic, int(partition), int(in_month))] = int(offset)
         for topic, partition in missing:
             self._loaded.add((table, topic, partition))
 
@@ -182,13 +171,13 @@ def _source(row: Row) -> MessageKey:
     return str(row[-3]), int(row[-2]), int(row[-1])  # type: ignore[call-overload]
 
 
-def _by_month(table: str, rows: Sequence[Row]) -> list[list[Row]]:
+def _by_month(table: str, rows: Sequence[Row]) -> dict[int, list[Row]]:
     """Rows grouped by the table's monthly partition, in their order: one part per insert."""
     month_of = partition_month_reader(table)
-    parts: dict[int, list[Row]] = {}
+    months: dict[int, list[Row]] = {}
     for row in rows:
-        parts.setdefault(month_of(row), []).append(row)
-    return list(parts.values())
+        months.setdefault(month_of(row), []).append(row)
+    return months
 
 
 def _token(table: str, rows: Sequence[Row]) -> str:

@@ -109,38 +109,46 @@ def test_replay_completes_views_a_crash_left_short_and_stores_nothing_twice(clie
     assert _count(client, "SELECT sum(steps_completed) FROM step_stats_daily") == len(expected["case_steps"])
 
 
-def test_messages_missing_below_the_highest_stored_offset_are_written(client: Client) -> None:
-    ratings = _merged(_batches(count=3_000))["ratings"]
-    writer = ClickHouseWriter(client)
-    writer.write({"ratings": ratings})
-    lost = [int(row[-1]) for row in ratings[::3]]
-    # As if the insert that held these had never landed, while later ones did.
-    client.command(
-        "ALTER TABLE ratings DELETE WHERE src_offset IN {lost:Array(UInt64)}",
-        parameters={"lost": lost},
-        settings={"mutations_sync": 2},
-    )
-    assert _count(client, "SELECT count() FROM ratings") == len(ratings) - len(lost)
-
-    inserted = ClickHouseWriter(client).write({"ratings": ratings})
-
-    assert inserted == {"ratings": len(lost)}
-    assert _count(client, "SELECT count() FROM ratings") == len(ratings)
-    assert _duplicates(client, "ratings") == 0
-
-
-def test_an_insert_spanning_two_months_is_written_as_one_insert_per_month(client: Client) -> None:
+def _straddling_two_months() -> list[Sequence[object]]:
+    """Simulated ratings, every second one moved to 1 December (UTC)."""
     ratings = _merged(_batches(count=3_000))["ratings"]
     rated_at = 10  # column index of rated_at in haochaping.rows.RATING_COLUMNS
     december = datetime(2026, 12, 1, 0, 0, 1, tzinfo=UTC)
-    rows = [(*row[:rated_at], december, *row[rated_at + 1 :]) if i % 2 else row for i, row in enumerate(ratings)]
+    return [(*row[:rated_at], december, *row[rated_at + 1 :]) if i % 2 else row for i, row in enumerate(ratings)]
 
+
+def test_a_batch_spanning_two_months_is_one_insert_per_month_and_a_lost_month_is_written_again(
+    client: Client,
+) -> None:
+    rows = _straddling_two_months()
+    in_december = len(rows) // 2
     ClickHouseWriter(client).write({"ratings": rows})
-
     per_token = client.query(
-        "SELECT insert_token, uniqExact(toYYYYMM(rated_at)), count() FROM ratings GROUP BY insert_token"
+        "SELECT uniqExact(toYYYYMM(rated_at)), count() FROM ratings GROUP BY insert_token"
     ).result_rows
-    in_december = len(ratings) // 2
-    assert sorted((months, n) for _, months, n in per_token) == sorted(
-        [(1, len(ratings) - in_december), (1, in_december)]
-    )
+    assert sorted(per_token) == sorted([(1, len(rows) - in_december), (1, in_december)])
+
+    # As if the worker died after the November insert and before the December one.
+    client.command("ALTER TABLE ratings DROP PARTITION 202612")
+    inserted = ClickHouseWriter(client).write({"ratings": rows})
+
+    assert inserted == {"ratings": in_december}
+    assert _count(client, "SELECT count() FROM ratings") == len(rows)
+    assert _duplicates(client, "ratings") == 0
+
+
+def test_a_replay_adds_no_rows_to_messages_already_stored(client: Client) -> None:
+    """A replayed rating may be traced against a fuller timeline: its first rows stand."""
+    observations = _merged(_batches())["step_observations"]
+    ratings = sorted({row[0] for row in observations})
+    first_pass = [row for row in observations if row[0] not in set(ratings[::4])]
+    ClickHouseWriter(client).write({"step_observations": first_pass})
+    # The last message stays beyond what was stored, so it is new on the replay.
+    last = max(int(row[-1]) for row in first_pass)
+    later = [row for row in observations if int(row[-1]) > last]
+    assert len(first_pass) + len(later) < len(observations), "some rows should be new on the replay only"
+
+    inserted = ClickHouseWriter(client).write({"step_observations": observations})
+
+    assert inserted == {"step_observations": len(later)}
+    assert _count(client, "SELECT count() FROM step_observations") == len(first_pass) + len(later)
