@@ -4,7 +4,8 @@ No ClickHouse server can be installed here (Debian's is 18.16; PyPI and the othe
 ship none), and chDB does not start the server's own listeners ("start_servers_callback is not
 set"). Several worker processes must still share one ClickHouse for the scale-out tests, so this
 process owns the chDB directory and answers the part of the HTTP interface that
-clickhouse-connect uses: queries (bound parameters, settings from the URL), commands, and
+clickhouse-connect uses: queries (bound parameters in the URL or as multipart form fields,
+settings from the URL), commands, and
 inserts of Native blocks (possibly compressed). Every statement runs on the real engine, so
 storage, MergeTree, materialized views and insert deduplication tokens behave as on a server;
 only the HTTP front is a stand-in (no sessions, no progress headers, one statement at a time,
@@ -15,6 +16,7 @@ Run: python -m tests.integration.clickhouse_http DIR PORT  (prints "ready" when 
 
 from __future__ import annotations
 
+import email
 import gzip
 import json
 import re
@@ -144,7 +146,13 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_chunked()
         else:
             body = self.rfile.read(length) if length else b""
-        self._handle(_decompress(body, self.headers.get("Content-Encoding", "")))
+        body = _decompress(body, self.headers.get("Content-Encoding", ""))
+        content_type = self.headers.get("Content-Type", "")
+        if content_type.startswith("multipart/form-data"):
+            # clickhouse-connect sends a query with long bound parameters as form fields.
+            self._handle(b"", _form_fields(content_type, body))
+        else:
+            self._handle(body)
 
     def _read_chunked(self) -> bytes:
         parts = []
@@ -156,9 +164,10 @@ class _Handler(BaseHTTPRequestHandler):
             parts.append(self.rfile.read(size))
             self.rfile.readline()
 
-    def _handle(self, body: bytes) -> None:
+    def _handle(self, body: bytes, form: dict[str, str] | None = None) -> None:
         url = urlsplit(self.path)
         args = dict(parse_qsl(url.query, keep_blank_values=True))
+        args.update(form or {})
         query = args.get("query", "")
         params = {name[6:]: value for name, value in args.items() if name.startswith("param_")}
         settings = {
@@ -210,6 +219,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+
+def _form_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """The fields of a multipart/form-data body (query, param_*), as text."""
+    message = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    fields = {}
+    for part in message.walk():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            fields[name] = payload.decode("utf-8")
+    return fields
 
 
 def serve(directory: Path, port: int) -> None:
