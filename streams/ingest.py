@@ -14,7 +14,7 @@ from collections.abc import Set
 from dataclasses import dataclass, field
 
 import faust
-from faust.types import TP, EventT, StreamT
+from faust.types import TP, ConsumerT, EventT, StreamT
 
 from haochaping.dlq_guard import DeadLetterGuard, DeadLetterLimit, DeadLetterLimitExceeded
 from haochaping.ingest import IngestBatch, Ingestor, Message
@@ -100,12 +100,14 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             await app.crash(error)
 
     async def _ingest(stream: StreamT[bytes]) -> None:
+        _rewinds(app.consumer)  # before the first records: see there
         async for taken in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
             progress.busy = True
             positions = await unseen_case_positions()
+            starts = await uncommitted_starts(taken)
             # No await from here to hold.take: a rebalance in between would let the hold and
             # the offset guard disagree about which records were taken.
-            admission = offsets.admit(taken, app.consumer.assignment(), committed_offset)
+            admission = offsets.admit(taken, app.consumer.assignment(), functools.partial(start_of, starts=starts))
             events = hold.take(admission.fresh, functools.partial(case_events_caught_up, positions=positions))
             # A duplicate of a held rating is not acknowledged: the held one will be, once processed.
             duplicates = [event for event in admission.duplicates if not hold.holds(event)]
@@ -132,6 +134,18 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             # drop this batch's references (records held back after a gap, unacknowledged
             # duplicates) before waiting for the next one.
             del taken, admission, events, duplicates, batch
+
+    async def uncommitted_starts(taken: list[EventT]) -> dict[TP, int]:
+        """Where the partitions of this batch that were never committed (and that the agent has
+        seen nothing of since their assignment) begin: the first record that came is not
+        necessarily their first (records fetched around a rebalance can be dropped)."""
+        unseen = {TP(topic, partition) for topic, partition, _ in map(_location, taken)}
+        unseen = {tp for tp in unseen if offsets.expected(tp) is None and committed_offset(tp) is None}
+        return dict(await app.consumer.earliest_offsets(*unseen)) if unseen else {}
+
+    def start_of(key: tuple[str, int], starts: dict[TP, int]) -> int | None:
+        offset = committed_offset(key)
+        return starts.get(TP(*key)) if offset is None else offset
 
     def committed_offset(key: tuple[str, int]) -> int | None:
         # Faust's own record of where it sought the partition on assignment (no public API).
@@ -204,11 +218,15 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             end = app.consumer.highwater(tp)
             want = offsets.expected((tp.topic, tp.partition))
             if want is None:
-                want = committed.get(tp)
-            if end is not None and want is not None and want < end:
+                # Nothing taken since the assignment: from the committed offset, or (none) the
+                # start; Faust does not move a partition without one when it seeks to them.
+                want = committed.get(tp) or 0
+            if end is not None and want < end:
                 log.warning("%s[%d] ends at %d but nothing came after %d; reading it again", *tp, end, want)
                 await _seek_back(app, tp, want)
         progress.last_batch_at = time.monotonic()  # give the seek time to deliver
+
+    commits_behind: dict[TP, int] = {}
 
     @app.timer(interval=2.0)
     async def seek_gaps_again() -> None:
@@ -218,6 +236,25 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
         for key, offset in offsets.gaps().items():
             if key in assigned:
                 await _seek_back(app, TP(*key), offset)
+        # Faust commits a partition only while its first acknowledged offset follows the one it
+        # last committed (Consumer._new_offset). A commit that lands while Faust seeks to the
+        # committed offsets (end of a rebalance) leaves its record of it behind the
+        # acknowledgements, and it never commits that partition again: read the records in
+        # between again (acknowledged as duplicates). Asked only if seen twice in a row.
+        committed = getattr(app.consumer, "_committed_offset", {})
+        acked = getattr(app.consumer, "_acked", {})
+        behind: dict[TP, int] = {}
+        for tp in assigned:
+            at, done = committed.get(tp), acked.get(tp)
+            if tp.topic in source_topics and at is not None and done and min(done) > at + 1:
+                behind[tp] = at
+        for tp, at in list(behind.items()):
+            if commits_behind.get(tp) == at:
+                log.warning("%s[%d]: Faust's commits stopped at %d; reading from there again", *tp, at)
+                await _seek_back(app, tp, at)
+                del behind[tp]  # give the records time to come
+        commits_behind.clear()
+        commits_behind.update(behind)
 
     @app.timer(interval=10.0)
     async def report_progress() -> None:
@@ -266,12 +303,51 @@ async def _seek_gaps(app: faust.App, admission: Admission[EventT]) -> None:
 
 
 async def _seek_back(app: faust.App, tp: TP, offset: int) -> None:
-    # Faust marks the offsets it skipped as a "gap" that may be committed over (it assumes
-    # compaction); forget that, or a crash before the records come again would lose them.
-    gaps = getattr(app.consumer, "_gap", {}).get(tp)
-    if gaps is not None:
-        gaps.chop(offset, 2**63)
-    await app.consumer.seek(tp, offset)
+    pending = _rewinds(app.consumer)
+    pending[tp] = min(offset, pending.get(tp, offset))  # the lowest asked for covers all
+
+
+def _rewinds(consumer: ConsumerT) -> dict[TP, int]:
+    """Partitions to seek back just before Faust's next fetch, where each must start again.
+
+    A seek at any other moment does not bring the records again. Faust's fetch loop drops each
+    record below its read offset for the partition ("DROPPED MESSAGE ROFF"); `Consumer.seek`
+    lowers that offset, but the loop then goes on delivering the rest of the fetch it holds
+    (records past the gap), which raises it again: the records read again from the sought
+    offset are dropped, the agent sees the gap again and seeks again, for as long as the agent
+    is the bottleneck. Between two fetches the loop holds no records. (seek_wait moves the
+    aiokafka consumer in its own thread; seek() does it from this one, racing a fetch.)
+
+    Faust's own "gaps" (offsets it jumped over, assumed compacted away and committed over as if
+    processed) are not kept: they would commit records never processed, and once merged into
+    the acknowledged offsets they duplicate the real acknowledgements of the records read
+    again, after which each commit advances only to the next duplicate (lag that never ends).
+    """
+    pending: dict[TP, int] | None = getattr(consumer, "_hcp_rewinds", None)
+    if pending is None:
+        pending = {}
+        fetch = consumer._getmany  # type: ignore[attr-defined]  # private: the fetch loop's one fetch
+        gaps = consumer._gap  # type: ignore[attr-defined]
+
+        async def seek_then_fetch(active_partitions: Set[TP] | None, timeout: float) -> object:
+            assert pending is not None
+            due = {tp: offset for tp, offset in pending.items() if tp in consumer.assignment()} if pending else {}
+            pending.clear()
+            if due:
+                try:
+                    await consumer.seek_wait(due)
+                except Exception as error:  # the agent asks again while the gap stays
+                    log.warning("seeking back %s failed: %r", due, error)
+            return await fetch(active_partitions=active_partitions, timeout=timeout)
+
+        async def no_gap(tp: TP, offset_from: int, offset_to: int) -> None:
+            return None
+
+        gaps.clear()
+        setattr(consumer, "_getmany", seek_then_fetch)  # noqa: B010
+        setattr(consumer, "_add_gap", no_gap)  # noqa: B010
+        setattr(consumer, "_hcp_rewinds", pending)  # noqa: B010
+    return pending
 
 
 def _value(event: EventT) -> bytes:
