@@ -227,11 +227,6 @@ def _two_workers_one_killed(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="known weakness (docs/operations.md): rebalances while consuming lost, doubled or stalled records "
-    "before the offset guard and rating-hold fixes; too few runs since to trust them",
-)
 def test_two_workers_share_partitions_and_the_survivor_takes_over_exactly_once(
     pipeline_settings: Settings, worker_factory: type[WorkerProcess], shared_clickhouse: str, tmp_path: Path
 ) -> None:
@@ -240,11 +235,6 @@ def test_two_workers_share_partitions_and_the_survivor_takes_over_exactly_once(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="known weakness (docs/operations.md): rebalances while consuming lost, doubled or stalled records "
-    "before the offset guard and rating-hold fixes; too few runs since to trust them",
-)
 def test_a_worker_joining_mid_stream_then_one_killed_exactly_once(
     pipeline_settings: Settings, worker_factory: type[WorkerProcess], shared_clickhouse: str, tmp_path: Path
 ) -> None:
