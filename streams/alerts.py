@@ -8,6 +8,7 @@ Runs in the ingest agent after each batch is stored, before its offsets are ackn
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from dataclasses import replace
@@ -21,6 +22,7 @@ from haochaping.settings import Settings
 from sinks.alerts import write_alerts
 from sinks.webhooks import WebhookSender
 from sinks.writer import ClickHouseWriter
+from streams.retry import until_written
 from streams.tables import put
 
 log = logging.getLogger(__name__)
@@ -132,7 +134,7 @@ class AlertStage:
             pending.append(await self._topic.send(key=alert.alert_id.encode(), value=body))
             self.webhooks.submit(wire)
         await asyncio.gather(*pending)
-        await asyncio.to_thread(self._writer.write_keyed, write_alerts, alerts)
+        await until_written(functools.partial(self._writer.write_keyed, write_alerts, alerts), "alerts")
 
     async def _give_up(self, url: str, body: bytes, reason: str) -> None:
         headers = [("hcp-reason", reason.encode("utf-8")), ("hcp-source-topic", b"webhook")]

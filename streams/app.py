@@ -17,6 +17,9 @@ from haochaping.settings import Settings
 
 def create_app(settings: Settings) -> faust.App:
     hide_in_logs(settings.kafka_sasl_password)
+    # Faust creates only the last level of its datadir; with a ClickHouse server nothing else
+    # would create the data folder itself.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         settings.consumer_group,
         broker=f"kafka://{settings.kafka_bootstrap}",

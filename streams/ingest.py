@@ -24,11 +24,11 @@ from sinks.writer import ClickHouseWriter
 from streams.alerts import register_alerts
 from streams.alignment import RatingHold
 from streams.offsets import Admission, OffsetGuard
+from streams.retry import until_written
 from streams.tables import PartitionedTable, partition_of
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 30.0
 STALL_SECONDS = 10.0  # nothing received this long while a partition has more: seek it back
 
 
@@ -383,18 +383,9 @@ async def _publish_attributions(topic: faust.TopicT, batch: IngestBatch) -> None
 
 
 async def _write_until_stored(writer: ClickHouseWriter, batch: IngestBatch) -> None:
-    backoff = 0.5
-    while True:
-        started = time.perf_counter()
-        try:
-            inserted = await asyncio.to_thread(writer.write, batch.rows)
-        except Exception as error:  # any failure: nothing is acknowledged, try again
-            log.error("ClickHouse write failed (%s); retrying in %.1f s", error, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-            continue
-        log.debug("wrote %s in %.0f ms", inserted, (time.perf_counter() - started) * 1000)
-        return
+    started = time.perf_counter()
+    inserted = await until_written(functools.partial(writer.write, batch.rows), "the batch's rows")
+    log.debug("wrote %s in %.0f ms", inserted, (time.perf_counter() - started) * 1000)
 
 
 def _count(counters: IngestCounters, batch: IngestBatch) -> None:

@@ -19,8 +19,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +28,8 @@ from kafka.admin import KafkaAdminClient
 
 from haochaping.settings import Settings
 from producers.topics import ensure_topics
-from tests.integration.conftest import ROOT, WorkerProcess, free_port
+from tests.integration.clickhouse_endpoint import ClickHouseEndpoint
+from tests.integration.conftest import WorkerProcess, free_port
 from tests.integration.test_reliability_support import (
     Expected,
     PacedPublisher,
@@ -47,35 +46,12 @@ COUNT = 30_000
 @pytest.fixture
 def shared_clickhouse(tmp_path: Path) -> Iterator[str]:
     """One ClickHouse reachable over HTTP by several processes; yields its URL."""
-    port = free_port()
-    log = open(tmp_path / "clickhouse-http.log", "wb")  # noqa: SIM115 - the child writes to it
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.clickhouse_http", str(tmp_path / "clickhouse"), str(port)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/default"
+    endpoint = ClickHouseEndpoint(tmp_path / "clickhouse", free_port(), tmp_path / "clickhouse-http.log")
+    endpoint.start()
     try:
-        wait_for(lambda: _answers(port) or process.poll() is not None, timeout=60, what="the ClickHouse endpoint")
-        assert process.poll() is None, (tmp_path / "clickhouse-http.log").read_text(errors="replace")
-        yield url
+        yield endpoint.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def _answers(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+        endpoint.stop()
 
 
 def _assigned(settings: Settings) -> dict[str, set[int]]:
