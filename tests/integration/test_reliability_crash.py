@@ -33,6 +33,7 @@ from tests.integration.test_reliability_support import (
     stored_messages,
     stored_through_worker,
     wait_for,
+    worker_after_first_part,
 )
 
 BEFORE_KILL = 8_000  # lines published and fully committed before the stream in which the worker dies
@@ -70,12 +71,7 @@ def test_worker_killed_mid_stream_restarts_without_loss_or_duplicates(
     ensure_topics(settings)
 
     # 1. A first part, fully stored and committed: the held-back ratings' cases are in here.
-    with Publisher(settings) as publisher:
-        assert publisher.publish_lines(first).refused == []
-    worker = worker_factory(settings, tmp_path / "worker.log")
-    worker.start()
-    worker.wait_until_drained(timeout=600)
-    assert committed_offsets(settings) == len(first)
+    worker = worker_after_first_part(settings, worker_factory, first, tmp_path / "worker.log")
 
     # 2. The rest arrives as a live stream; the worker dies in the middle of it.
     publishing = PacedPublisher(settings, rest, chunk=250, pause=0.1)

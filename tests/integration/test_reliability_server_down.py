@@ -19,7 +19,6 @@ import pytest
 
 from haochaping.settings import Settings
 from producers.lag import consumer_lag
-from producers.publisher import Publisher
 from producers.topics import ensure_topics
 from tests.integration.clickhouse_endpoint import ClickHouseEndpoint
 from tests.integration.conftest import WorkerProcess, free_port
@@ -31,6 +30,7 @@ from tests.integration.test_reliability_support import (
     query_stored,
     simulate,
     wait_for,
+    worker_after_first_part,
 )
 
 BEFORE_OUTAGE = 3_000
@@ -55,12 +55,7 @@ def _outage(
     lines = simulate(tmp_path, seed=3, count=20_000)
     expected = Expected.of(lines)
     ensure_topics(settings)
-    worker = worker_factory(settings, tmp_path / "worker.log")
-    worker.start()
-    with Publisher(settings) as publisher:
-        assert publisher.publish_lines(lines[:BEFORE_OUTAGE]).refused == []
-    worker.wait_until_drained(timeout=600)
-    assert committed_offsets(settings) == BEFORE_OUTAGE
+    worker = worker_after_first_part(settings, worker_factory, lines[:BEFORE_OUTAGE], tmp_path / "worker.log")
 
     # The rest arrives as a live stream; the server dies while the worker writes it.
     publishing = PacedPublisher(settings, lines[BEFORE_OUTAGE:], chunk=250, pause=0.1)

@@ -31,6 +31,7 @@ from tests.integration.test_reliability_support import (
     simulate,
     stored_through_worker,
     wait_for,
+    worker_after_first_part,
 )
 
 BEFORE_OUTAGE = 3_000
@@ -83,12 +84,7 @@ def test_worker_waits_out_a_failing_clickhouse_and_catches_up_exactly(
     ensure_topics(settings)
     ratings_dirs = _data_paths(settings, "ratings")
 
-    worker = worker_factory(settings, tmp_path / "worker.log")
-    worker.start()
-    with Publisher(settings) as publisher:
-        assert publisher.publish_lines(lines[:BEFORE_OUTAGE]).refused == []
-    worker.wait_until_drained(timeout=600)
-    assert committed_offsets(settings) == BEFORE_OUTAGE
+    worker = worker_after_first_part(settings, worker_factory, lines[:BEFORE_OUTAGE], tmp_path / "worker.log")
 
     # ClickHouse cannot write the ratings table any more; the rest of the traffic arrives.
     immutable.set(ratings_dirs)

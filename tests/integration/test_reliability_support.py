@@ -20,7 +20,7 @@ from kafka.errors import KafkaError
 
 from haochaping.settings import Settings
 from producers.publisher import Publisher, PublishReport
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, WorkerProcess
 
 
 def simulate(tmp_path: Path, seed: int = 3, count: int = 20_000) -> list[bytes]:
@@ -236,3 +236,16 @@ def assert_exactly_once(stored: Stored, expected: Expected) -> None:
     assert stored.mismatched_aggregates == []
     assert c["stats_ratings"] == c["step_observations_rows"]
     assert c["stats_steps_completed"] == c["case_steps_rows"]
+
+
+def worker_after_first_part(
+    settings: Settings, worker_factory: type[WorkerProcess], first: Sequence[bytes], log_path: Path
+) -> WorkerProcess:
+    """A running worker that has stored and committed `first`, published before it started."""
+    with Publisher(settings) as publisher:
+        assert publisher.publish_lines(first).refused == []
+    worker = worker_factory(settings, log_path)
+    worker.start()
+    worker.wait_until_drained(timeout=600)
+    assert committed_offsets(settings) == len(first)
+    return worker
