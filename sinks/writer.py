@@ -63,8 +63,9 @@ class ClickHouseWriter:
             replayed: list[Row] = []
             inserted[table] = 0
             for month, part in months.items():
-                fresh = [row for row in part if self._is_new(table, month, row)]
-                replayed.extend(row for row in part if not self._is_new(table, month, row))
+                fresh: list[Row] = []
+                for row in part:
+                    (fresh if self._is_new(table, month, row) else replayed).append(row)
                 if fresh:
                     self._insert(table, fresh, _token(table, fresh))
                     self._mark_stored(table, month, fresh)
