@@ -10,7 +10,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Set
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 
 import faust
@@ -111,6 +111,8 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             events = hold.take(admission.fresh, functools.partial(case_events_caught_up, positions=positions))
             # A duplicate of a held rating is not acknowledged: the held one will be, once processed.
             duplicates = [event for event in admission.duplicates if not hold.holds(event)]
+            held_twice = [event for event in admission.duplicates if hold.holds(event)]
+            _let_go(app.consumer, [*admission.waiting, *admission.foreign, *held_twice])
             await _seek_gaps(app, admission)
             batch = ingestor.process([_message(event) for event in events], case_timelines)
             hold.processed(batch.latest_case_at)
@@ -133,7 +135,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             # Faust's rebalance waits for every record it delivered to be acknowledged or gone:
             # drop this batch's references (records held back after a gap, unacknowledged
             # duplicates) before waiting for the next one.
-            del taken, admission, events, duplicates, batch
+            del taken, admission, events, duplicates, held_twice, batch
 
     async def uncommitted_starts(taken: list[EventT]) -> dict[TP, int]:
         """Where the partitions of this batch that were never committed (and that the agent has
@@ -157,10 +159,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
         first, records = hold.release_all()
         for key, offset in first.items():
             offsets.rewind(key, offset)
-        unacked = getattr(app.consumer, "_unacked_messages", None)  # Faust waits on this set
-        if unacked is not None:
-            for record in records:
-                unacked.discard(record.message)
+        _let_go(app.consumer, records)
         if records:
             log.info("rebalance: gave up %d held ratings; they are read again from the committed offsets", len(records))
 
@@ -291,7 +290,7 @@ def _location(event: EventT) -> tuple[str, int, int]:
 
 async def _seek_gaps(app: faust.App, admission: Admission[EventT]) -> None:
     if admission.foreign:
-        log.info("dropped %d records of partitions assigned elsewhere since they were fetched", admission.foreign)
+        log.info("dropped %d records of partitions assigned elsewhere since they were fetched", len(admission.foreign))
     if admission.duplicates:
         log.info("skipped %d records delivered twice around a rebalance", len(admission.duplicates))
     for (topic, partition), offset in admission.skipped.items():
@@ -348,6 +347,20 @@ def _rewinds(consumer: ConsumerT) -> dict[TP, int]:
         setattr(consumer, "_add_gap", no_gap)  # noqa: B010
         setattr(consumer, "_hcp_rewinds", pending)  # noqa: B010
     return pending
+
+
+def _let_go(consumer: ConsumerT, records: Iterable[EventT]) -> None:
+    """Records the agent will neither process nor acknowledge: Faust must not wait for them.
+
+    Faust's rebalance waits until every record it delivered is acknowledged or garbage (its
+    set of unacknowledged messages holds them weakly). The last record delivered before
+    Faust paused the stream stays referenced by Faust's own stream iterator, so one left
+    unacknowledged (past a gap, say) would stall the rebalance forever. They come again.
+    """
+    unacked = getattr(consumer, "_unacked_messages", None)  # private: what wait_empty waits on
+    if unacked is not None:
+        for record in records:
+            unacked.discard(record.message)
 
 
 def _value(event: EventT) -> bytes:

@@ -26,7 +26,8 @@ class Admission(Generic[T]):
     fresh: list[T] = field(default_factory=list)  # process and acknowledge
     duplicates: list[T] = field(default_factory=list)  # already processed: acknowledge only
     gaps: dict[Partition, int] = field(default_factory=dict)  # seek here; later records wait
-    foreign: int = 0  # records of partitions no longer assigned: dropped
+    waiting: list[T] = field(default_factory=list)  # past a gap: neither processed nor acknowledged
+    foreign: list[T] = field(default_factory=list)  # of partitions no longer assigned: dropped
     skipped: dict[Partition, tuple[int, int]] = field(default_factory=dict)  # given-up gaps: (from, to)
 
 
@@ -65,9 +66,9 @@ class OffsetGuard(Generic[T]):
                 if want is not None:
                     expected[key] = want
             if assigned is not None and key not in assigned:
-                admission.foreign += 1
+                admission.foreign.append(record)
             elif key in admission.gaps:
-                continue  # after a gap: comes again once the partition is sought back
+                admission.waiting.append(record)  # comes again once the partition is sought back
             elif want is None or offset == want:
                 # Without a committed offset the first record starts the partition.
                 admission.fresh.append(record)
@@ -83,6 +84,7 @@ class OffsetGuard(Generic[T]):
                 del self._gap_seen[key]
             else:
                 admission.gaps[key] = want
+                admission.waiting.append(record)
         return admission
 
     def _gap_age(self, key: Partition, want: int) -> float:

@@ -32,6 +32,7 @@ def test_a_gap_holds_back_the_rest_of_that_partition_only() -> None:
     admission = offsets.admit([("r", 0, 11), ("r", 0, 13), ("r", 1, 6), ("r", 0, 12), ("r", 0, 14)])
     assert admission.fresh == [("r", 0, 11), ("r", 1, 6)]
     assert admission.gaps == {("r", 0): 12}
+    assert admission.waiting == [("r", 0, 13), ("r", 0, 12), ("r", 0, 14)]
     # After the seek the partition comes again from the missing offset.
     again = offsets.admit([("r", 0, 12), ("r", 0, 13), ("r", 0, 14)])
     assert again.fresh == [("r", 0, 12), ("r", 0, 13), ("r", 0, 14)] and again.gaps == {}
@@ -40,7 +41,7 @@ def test_a_gap_holds_back_the_rest_of_that_partition_only() -> None:
 def test_records_of_partitions_no_longer_assigned_are_dropped() -> None:
     offsets = guard()
     admission = offsets.admit([("r", 0, 1), ("r", 1, 1)], assigned={("r", 1)})
-    assert admission.fresh == [("r", 1, 1)] and admission.foreign == 1
+    assert admission.fresh == [("r", 1, 1)] and admission.foreign == [("r", 0, 1)]
 
 
 def test_a_partition_that_moved_away_and_back_starts_afresh() -> None:
@@ -81,7 +82,7 @@ def test_a_newly_assigned_partition_starts_at_its_committed_offset() -> None:
     committed = {("r", 0): 793}.get
     # Faust sought the partition to 793 but dropped its first fetched records: 800 is a gap.
     admission = offsets.admit([("r", 0, 800), ("r", 1, 5)], committed=committed)
-    assert admission.gaps == {("r", 0): 793}
+    assert admission.gaps == {("r", 0): 793} and admission.waiting == [("r", 0, 800)]
     assert admission.fresh == [("r", 1, 5)]  # no committed offset: the first record starts it
     again = offsets.admit([("r", 0, 793), ("r", 0, 794)], committed=committed)
     assert again.fresh == [("r", 0, 793), ("r", 0, 794)]
