@@ -353,9 +353,9 @@ def _let_go(consumer: ConsumerT, records: Iterable[EventT]) -> None:
     """Records the agent will neither process nor acknowledge: Faust must not wait for them.
 
     Faust's rebalance waits until every record it delivered is acknowledged or garbage (its
-    set of unacknowledged messages holds them weakly). The last record delivered before
-    Faust paused the stream stays referenced by Faust's own stream iterator, so one left
-    unacknowledged (past a gap, say) would stall the rebalance forever. They come again.
+    set of unacknowledged messages holds them weakly). A record past a gap, delivered just
+    before Faust paused the stream, stayed referenced inside Faust and stalled a rebalance
+    forever (seen in the two-worker join test). They come again after the seek.
     """
     unacked = getattr(consumer, "_unacked_messages", None)  # private: what wait_empty waits on
     if unacked is not None:
