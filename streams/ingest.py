@@ -110,10 +110,12 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             admission = offsets.admit(taken, app.consumer.assignment(), functools.partial(start_of, starts=starts))
             events = hold.take(admission.fresh, functools.partial(case_events_caught_up, positions=positions))
             # A duplicate of a held rating is not acknowledged: the held one will be, once processed.
-            duplicates = [event for event in admission.duplicates if not hold.holds(event)]
-            held_twice = [event for event in admission.duplicates if hold.holds(event)]
+            duplicates: list[EventT] = []
+            held_twice: list[EventT] = []
+            for event in admission.duplicates:
+                (held_twice if hold.holds(event) else duplicates).append(event)
             _let_go(app.consumer, [*admission.waiting, *admission.foreign, *held_twice])
-            await _seek_gaps(app, admission)
+            _seek_gaps(app, admission)
             batch = ingestor.process([_message(event) for event in events], case_timelines)
             hold.processed(batch.latest_case_at)
             try:
@@ -133,8 +135,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             _count(counters, batch)
             progress.busy, progress.last_batch_at = False, time.monotonic()
             # Faust's rebalance waits for every record it delivered to be acknowledged or gone:
-            # drop this batch's references (records held back after a gap, unacknowledged
-            # duplicates) before waiting for the next one.
+            # drop this batch's references before waiting for the next one.
             del taken, admission, events, duplicates, held_twice, batch
 
     async def uncommitted_starts(taken: list[EventT]) -> dict[TP, int]:
@@ -222,7 +223,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
                 want = committed.get(tp) or 0
             if end is not None and want < end:
                 log.warning("%s[%d] ends at %d but nothing came after %d; reading it again", *tp, end, want)
-                await _seek_back(app, tp, want)
+                _seek_back(app, tp, want)
         progress.last_batch_at = time.monotonic()  # give the seek time to deliver
 
     commits_behind: dict[TP, int] = {}
@@ -234,7 +235,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
         assigned = app.consumer.assignment()
         for key, offset in offsets.gaps().items():
             if key in assigned:
-                await _seek_back(app, TP(*key), offset)
+                _seek_back(app, TP(*key), offset)
         # Faust commits a partition only while its first acknowledged offset follows the one it
         # last committed (Consumer._new_offset). A commit that lands while Faust seeks to the
         # committed offsets (end of a rebalance) leaves its record of it behind the
@@ -250,7 +251,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
         for tp, at in list(behind.items()):
             if commits_behind.get(tp) == at:
                 log.warning("%s[%d]: Faust's commits stopped at %d; reading from there again", *tp, at)
-                await _seek_back(app, tp, at)
+                _seek_back(app, tp, at)
                 del behind[tp]  # give the records time to come
         commits_behind.clear()
         commits_behind.update(behind)
@@ -288,7 +289,7 @@ def _location(event: EventT) -> tuple[str, int, int]:
     return raw.topic, raw.partition, raw.offset
 
 
-async def _seek_gaps(app: faust.App, admission: Admission[EventT]) -> None:
+def _seek_gaps(app: faust.App, admission: Admission[EventT]) -> None:
     if admission.foreign:
         log.info("dropped %d records of partitions assigned elsewhere since they were fetched", len(admission.foreign))
     if admission.duplicates:
@@ -298,10 +299,11 @@ async def _seek_gaps(app: faust.App, admission: Admission[EventT]) -> None:
     for (topic, partition), offset in admission.gaps.items():
         # Faust skipped records of this partition (a rebalance cleared its queue): read them again.
         log.warning("gap in %s[%d] before offset %d; seeking back to it", topic, partition, offset)
-        await _seek_back(app, TP(topic, partition), offset)
+        _seek_back(app, TP(topic, partition), offset)
 
 
-async def _seek_back(app: faust.App, tp: TP, offset: int) -> None:
+def _seek_back(app: faust.App, tp: TP, offset: int) -> None:
+    """Ask for `tp` to be read again from `offset`, just before Faust's next fetch (see `_rewinds`)."""
     pending = _rewinds(app.consumer)
     pending[tp] = min(offset, pending.get(tp, offset))  # the lowest asked for covers all
 
