@@ -33,6 +33,8 @@ settings (environment):
   HCP_PARTITIONS        partitions of the ratings and case-event topics (default 4)
   HCP_TIMELINE_RETENTION_DAYS  days a case timeline is kept after its last
                         event (default 30)
+  HCP_PARK_MAX_SECONDS  longest wait of a rating read before its case's events
+                        (default 300); then it is traced with what is known
   HCP_WEBHOOK_URLS      comma-separated URLs that receive every alert (POST, JSON)
   HCP_WEBHOOK_SECRET    key of the X-HCP-Signature HMAC-SHA256 header
   HCP_WEBHOOK_MAX_ATTEMPTS  deliveries tried before an alert is dead-lettered (5)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from haochaping.catalog import Catalog
 from haochaping.decoding import EventKind, Rejection, decode_event
@@ -27,6 +27,9 @@ from haochaping.rows import (
 )
 from haochaping.timeline import CaseTimeline
 from haochaping.tracing import trace
+
+if TYPE_CHECKING:
+    from haochaping.parking import ParkedRating, Parking, Release
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,10 @@ class IngestBatch:
     latest_case_at: dict[int, float] = field(default_factory=dict)
     # Newest rating time per partition: the alert detector's watermark is the slowest partition's.
     latest_rating_at: dict[int, float] = field(default_factory=dict)
+    # Ratings parked in this batch (to put in the parked table) and released from it (to delete).
+    parked: list[ParkedRating] = field(default_factory=list)
+    released: list[Release] = field(default_factory=list)
+    already_parked: int = 0  # records read again that are parked already: nothing to do
 
     @property
     def latest_event_at(self) -> float:
@@ -84,6 +91,10 @@ class IngestBatch:
 
     def add_row(self, table: str, row: tuple[object, ...]) -> None:
         self.rows.setdefault(table, []).append(row)
+
+
+# Said in the attribution of a rating traced after the bounded wait, without all of its case's events.
+WAITED_OUT_EVIDENCE = "timeline:traced before its case events were read (waited the maximum time)"
 
 
 class TimelineStore(Protocol):
@@ -117,13 +128,23 @@ class Ingestor:
         # Topics not listed (the shared ratings topic of the trusted relay) are not checked.
         self._province_of_topic = dict(province_of_topic or {})
 
-    def process(self, messages: Sequence[Message], timelines: TimelineStore) -> IngestBatch:
+    def process(
+        self, messages: Sequence[Message], timelines: TimelineStore, parking: Parking | None = None
+    ) -> IngestBatch:
+        """Rows, attributions and dead letters of `messages`; `timelines` are read and updated.
+
+        With `parking`, a rating whose partition's case events have not been read up to its time
+        is parked instead of traced, and parked ratings whose time has come are traced first.
+        """
         batch = IngestBatch()
         ratings: list[tuple[RatingEvent, Message]] = []
         touched: dict[bytes, CaseTimeline] = {}  # decoded once per batch
         changed: dict[bytes, int] = {}  # timeline key -> partition of the events that changed it
         load = _loader(timelines, touched)
         for message in messages:
+            if parking is not None and parking.lot.holds(message):
+                batch.already_parked += 1
+                continue
             kind = self._kind_of_topic.get(message.topic)
             if kind is None:
                 self._reject(batch, message, f"topic {message.topic!r} carries no known event kind")
@@ -141,6 +162,8 @@ class Ingestor:
                     continue
                 ratings.append((decoded, message))
         # Case events of the batch first: a rating then sees every step its case reported so far.
+        if parking is not None:
+            ratings = self._park_or_release(batch, ratings, parking, load)
         for rating, message in ratings:
             self._add_rating(batch, rating, message, load)
         put = getattr(timelines, "put", None)
@@ -150,6 +173,33 @@ class Ingestor:
             else:
                 timelines[key] = touched[key].encode()
         return batch
+
+    def _park_or_release(
+        self,
+        batch: IngestBatch,
+        ratings: list[tuple[RatingEvent, Message]],
+        parking: Parking,
+        load: Callable[[bytes], CaseTimeline | None],
+    ) -> list[tuple[RatingEvent, Message]]:
+        """Traces the parked ratings whose time has come; returns the fresh ratings to trace now."""
+        parking.clock.advance(batch.latest_case_at)
+        for release in parking.lot.release(parking.clock):
+            batch.released.append(release)
+            message = release.rating.message
+            decoded = decode_event(message.value, "rating")
+            if not isinstance(decoded, RatingEvent):  # validated when parked: only a changed contract
+                self._reject(batch, message, str(decoded))
+                continue
+            note = WAITED_OUT_EVIDENCE if release.waited_out else None
+            self._add_rating(batch, decoded, message, load, note)
+        now: list[tuple[RatingEvent, Message]] = []
+        for rating, message in ratings:
+            at = rating.rated_at.timestamp()
+            if rating.case_id is not None and parking.lot.must_park(message, at, parking.clock):
+                batch.parked.append(parking.lot.park(message, at))
+            else:
+                now.append((rating, message))
+        return now
 
     def _add_case_event(
         self,
@@ -183,6 +233,7 @@ class Ingestor:
         rating: RatingEvent,
         message: Message,
         load: Callable[[bytes], CaseTimeline | None],
+        note: str | None = None,
     ) -> None:
         batch.ratings += 1
         at = rating.rated_at.timestamp()
@@ -191,6 +242,8 @@ class Ingestor:
         timeline = load(rating.case_id.encode()) if rating.case_id is not None else None
         attribution = trace(rating, timeline, self._catalog, self._holidays)
         wire = attribution.to_wire()
+        if note is not None:
+            wire["evidence"].append(note)
         mode = timeline.mode.value if timeline is not None else ""
         for row in attribution_rows(wire, rating, mode, message.source):
             batch.add_row("attributions", row)

@@ -65,6 +65,8 @@ class Settings:
     # Case timelines are kept this long after their last event (event time), then dropped.
     timeline_retention_days: int = 30
     timeline_sweep_seconds: float = 600.0
+    # A rating read before its case's events is parked at most this long (wall clock), then traced as is.
+    park_max_seconds: float = 300.0
     # Alerts: webhooks (comma-separated URLs) get each alert as JSON, signed with HMAC-SHA256.
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str = field(default="", repr=False)
@@ -164,6 +166,7 @@ class Settings:
             "HCP_WEB_PORT": str(self.web_port),
             "HCP_TIMELINE_RETENTION_DAYS": str(self.timeline_retention_days),
             "HCP_TIMELINE_SWEEP_SECONDS": str(self.timeline_sweep_seconds),
+            "HCP_PARK_MAX_SECONDS": str(self.park_max_seconds),
             "HCP_WEBHOOK_URLS": ",".join(self.webhook_urls),
             "HCP_WEBHOOK_SECRET": self.webhook_secret,
             "HCP_WEBHOOK_MAX_ATTEMPTS": str(self.webhook_max_attempts),
@@ -210,6 +213,7 @@ class Settings:
             web_port=number("HCP_WEB_PORT", defaults.web_port, int),
             timeline_retention_days=number("HCP_TIMELINE_RETENTION_DAYS", defaults.timeline_retention_days, int),
             timeline_sweep_seconds=number("HCP_TIMELINE_SWEEP_SECONDS", defaults.timeline_sweep_seconds, float),
+            park_max_seconds=number("HCP_PARK_MAX_SECONDS", defaults.park_max_seconds, float),
             webhook_urls=tuple(url for url in environ.get("HCP_WEBHOOK_URLS", "").split(",") if url.strip()),
             webhook_secret=environ.get("HCP_WEBHOOK_SECRET", ""),
             webhook_max_attempts=number("HCP_WEBHOOK_MAX_ATTEMPTS", defaults.webhook_max_attempts, int),
