@@ -31,13 +31,16 @@ from haochaping.tracing import trace
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A Kafka record as the core sees it: bytes plus where they came from."""
+    """A Kafka record as the core sees it: bytes plus where they came from.
+
+    `value` is None for a tombstone; `key` may be None (a rating without a case has no key to carry).
+    """
 
     topic: str
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None
 
     @property
     def source(self) -> Source:
@@ -205,7 +208,7 @@ class Ingestor:
     @staticmethod
     def _reject(batch: IngestBatch, message: Message, reason: str) -> None:
         batch.dead_letters.append(DeadLetter(message, reason))
-        batch.add_row("dead_letters", dead_letter_row(reason, len(message.value), message.source))
+        batch.add_row("dead_letters", dead_letter_row(reason, message.value, message.source))
 
 
 def _loader(timelines: TimelineStore, touched: dict[bytes, CaseTimeline]) -> Callable[[bytes], CaseTimeline | None]:
