@@ -288,7 +288,7 @@ def test_unusable_record_is_one_dead_letter_and_nothing_else(topic: str, value: 
     assert batch.dead_letters == [DeadLetter(message, reason)]
     assert batch.rows == {"dead_letters": [(reason, 0 if value is None else len(value), topic, 3, 41)]}
     assert (batch.ratings, batch.case_events, batch.attributions, batch.observations) == (0, 0, [], [])
-    assert (batch.latest_case_at, batch.latest_rating_at) == ({}, {})
+    assert (batch.latest_case_at, batch.latest_rating_at, batch.future_dated) == ({}, {}, 0)
 
 
 def test_null_keys_are_fine() -> None:
