@@ -40,8 +40,15 @@ class Rejection:
         return self.reason
 
 
-def decode_event(raw: bytes, expected: EventKind | None = None) -> Event | Rejection:
-    """Decode one JSON message; `expected` pins the kind a topic may carry."""
+def decode_event(raw: bytes | None, expected: EventKind | None = None) -> Event | Rejection:
+    """Decode one JSON message; `expected` pins the kind a topic may carry.
+
+    `raw` is None for a Kafka tombstone (a record with a null value), which no portal should send.
+    """
+    if raw is None:
+        return Rejection("null value (a Kafka tombstone): no event to decode")
+    if not raw:
+        return Rejection("empty value (0 bytes): no event to decode")
     if len(raw) > MAX_MESSAGE_BYTES:
         return Rejection(f"message is {len(raw)} bytes, larger than the {MAX_MESSAGE_BYTES}-byte limit")
     try:

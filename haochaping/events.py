@@ -49,7 +49,7 @@ def _not_before_system_start(moment: datetime) -> datetime:
     if moment < EARLIEST_EVENT_TIME:
         raise ValueError(f"timestamp {moment.isoformat()} is before 2019-01-01, when 好差评 began")
     if moment >= LATEST_EVENT_TIME:
-        raise ValueError(f"timestamp {moment.isoformat()} is after 2100: a clock error")
+        raise ValueError(f"timestamp {moment.isoformat()} is in 2100 or later (UTC): a clock error")
     return moment
 
 

@@ -7,6 +7,7 @@ timeline table, and writes what comes back; `hcp trace` runs the same code on fi
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,13 +35,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A Kafka record as the core sees it: bytes plus where they came from."""
+    """A Kafka record as the core sees it: bytes plus where they came from.
+
+    `value` is None for a tombstone; `key` may be None (a rating without a case has no key to carry).
+    """
 
     topic: str
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None
 
     @property
     def source(self) -> Source:
@@ -75,6 +79,8 @@ class IngestBatch:
     observation_sources: list[Source] = field(default_factory=list)  # the rating message of each observation
     ratings: int = 0
     case_events: int = 0
+    # Events stamped later than the ingestor's clock allows: stored, but left out of the watermarks.
+    future_dated: int = 0
     # Newest case-event time per partition (epoch seconds): how far each partition's timelines have come.
     latest_case_at: dict[int, float] = field(default_factory=dict)
     # Newest rating time per partition: the alert detector's watermark is the slowest partition's.
@@ -110,7 +116,12 @@ class TimelineStore(Protocol):
 
 
 class Ingestor:
-    """Validates, joins ratings with their case timelines, traces, and converts to rows."""
+    """Validates, joins ratings with their case timelines, traces, and converts to rows.
+
+    An event stamped more than `max_clock_skew_seconds` after `clock()` (epoch seconds) comes
+    from a wrong clock: it is stored, but would close windows and expire timelines early if it
+    moved the batch's watermarks, so it does not.
+    """
 
     def __init__(
         self,
@@ -119,6 +130,8 @@ class Ingestor:
         catalog: Catalog,
         holidays: frozenset[date] = frozenset(),
         province_of_topic: Mapping[str, str] | None = None,
+        max_clock_skew_seconds: float = 600.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._kind_of_topic = dict(kind_of_topic)
         self._pseudonym_key = pseudonym_key
@@ -127,6 +140,8 @@ class Ingestor:
         # A province portal's rating topic -> the only province its ratings may carry.
         # Topics not listed (the shared ratings topic of the trusted relay) are not checked.
         self._province_of_topic = dict(province_of_topic or {})
+        self._max_clock_skew = max_clock_skew_seconds
+        self._clock = clock
 
     def process(
         self, messages: Sequence[Message], timelines: TimelineStore, parking: Parking | None = None
@@ -137,6 +152,8 @@ class Ingestor:
         is parked instead of traced, and parked ratings whose time has come are traced first.
         """
         batch = IngestBatch()
+        # One reading per batch: every event of the batch is judged against the same moment.
+        latest_plausible = self._clock() + self._max_clock_skew
         ratings: list[tuple[RatingEvent, Message]] = []
         touched: dict[bytes, CaseTimeline] = {}  # decoded once per batch
         changed: dict[bytes, int] = {}  # timeline key -> partition of the events that changed it
@@ -153,7 +170,8 @@ class Ingestor:
             if isinstance(decoded, Rejection):
                 self._reject(batch, message, decoded.reason)
             elif isinstance(decoded, CaseEvent):
-                changed[self._add_case_event(batch, decoded, message, load, touched)] = message.partition
+                key = self._add_case_event(batch, decoded, message, load, touched, latest_plausible)
+                changed[key] = message.partition
             else:
                 expected = self._province_of_topic.get(message.topic)
                 if expected is not None and decoded.province != expected:
@@ -163,9 +181,9 @@ class Ingestor:
                 ratings.append((decoded, message))
         # Case events of the batch first: a rating then sees every step its case reported so far.
         if parking is not None:
-            ratings = self._park_or_release(batch, ratings, parking, load)
+            ratings = self._park_or_release(batch, ratings, parking, load, latest_plausible)
         for rating, message in ratings:
-            self._add_rating(batch, rating, message, load)
+            self._add_rating(batch, rating, message, load, latest_plausible)
         put = getattr(timelines, "put", None)
         for key, partition in changed.items():
             if put is not None:
@@ -180,6 +198,7 @@ class Ingestor:
         ratings: list[tuple[RatingEvent, Message]],
         parking: Parking,
         load: Callable[[bytes], CaseTimeline | None],
+        latest_plausible: float,
     ) -> list[tuple[RatingEvent, Message]]:
         """Traces the parked ratings whose time has come; returns the fresh ratings to trace now."""
         parking.clock.advance(batch.latest_case_at)
@@ -191,7 +210,7 @@ class Ingestor:
                 self._reject(batch, message, str(decoded))
                 continue
             note = WAITED_OUT_EVIDENCE if release.waited_out else None
-            self._add_rating(batch, decoded, message, load, note)
+            self._add_rating(batch, decoded, message, load, latest_plausible, note)
         now: list[tuple[RatingEvent, Message]] = []
         for rating, message in ratings:
             at = rating.rated_at.timestamp()
@@ -208,11 +227,11 @@ class Ingestor:
         message: Message,
         load: Callable[[bytes], CaseTimeline | None],
         touched: dict[bytes, CaseTimeline],
+        latest_plausible: float,
     ) -> bytes:
         """Adds the event to its timeline; returns the timeline's key."""
         batch.case_events += 1
-        at = event.at.timestamp()
-        batch.latest_case_at[message.partition] = max(batch.latest_case_at.get(message.partition, at), at)
+        _advance(batch, batch.latest_case_at, message.partition, event.at.timestamp(), latest_plausible)
         batch.add_row("case_events", case_event_row(event, message.source))
         key = event.case_id.encode()
         timeline = load(key)
@@ -233,11 +252,11 @@ class Ingestor:
         rating: RatingEvent,
         message: Message,
         load: Callable[[bytes], CaseTimeline | None],
+        latest_plausible: float,
         note: str | None = None,
     ) -> None:
         batch.ratings += 1
-        at = rating.rated_at.timestamp()
-        batch.latest_rating_at[message.partition] = max(batch.latest_rating_at.get(message.partition, at), at)
+        _advance(batch, batch.latest_rating_at, message.partition, rating.rated_at.timestamp(), latest_plausible)
         batch.add_row("ratings", rating_row(rating, message.source, self._pseudonym_key))
         timeline = load(rating.case_id.encode()) if rating.case_id is not None else None
         attribution = trace(rating, timeline, self._catalog, self._holidays)
@@ -258,7 +277,15 @@ class Ingestor:
     @staticmethod
     def _reject(batch: IngestBatch, message: Message, reason: str) -> None:
         batch.dead_letters.append(DeadLetter(message, reason))
-        batch.add_row("dead_letters", dead_letter_row(reason, len(message.value), message.source))
+        batch.add_row("dead_letters", dead_letter_row(reason, message.value, message.source))
+
+
+def _advance(batch: IngestBatch, latest: dict[int, float], partition: int, at: float, latest_plausible: float) -> None:
+    """Moves a partition's watermark to `at`, unless `at` is beyond what the clock allows."""
+    if at > latest_plausible:
+        batch.future_dated += 1
+        return
+    latest[partition] = max(latest.get(partition, at), at)
 
 
 def _loader(timelines: TimelineStore, touched: dict[bytes, CaseTimeline]) -> Callable[[bytes], CaseTimeline | None]:

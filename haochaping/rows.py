@@ -154,8 +154,11 @@ def case_event_row(event: CaseEvent, source: Source) -> tuple[object, ...]:
     )
 
 
-def dead_letter_row(reason: str, size_bytes: int, source: Source) -> tuple[object, ...]:
+def dead_letter_row(reason: str, value: bytes | None, source: Source) -> tuple[object, ...]:
+    """A refused message's row; a tombstone (null value) is 0 bytes."""
+    size_bytes = 0 if value is None else len(value)
     return (reason, size_bytes, source.topic, source.partition, source.offset)
+
 
 OBSERVATION_COLUMNS = (
     "rating_id",

@@ -329,5 +329,5 @@ def _count(counters: IngestCounters, batch: IngestBatch, released_early: int) ->
     counters.dead_letters += len(batch.dead_letters)
     counters.parked_total += len(batch.parked)
     counters.released_early = released_early
-    counters.future_dated += getattr(batch, "future_dated", 0)
+    counters.future_dated += batch.future_dated
     counters.latest_event_at = max(counters.latest_event_at, batch.latest_event_at)

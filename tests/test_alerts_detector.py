@@ -118,6 +118,32 @@ def test_late_observation_within_lateness_counts_in_its_window_and_later_ones_ar
     assert detector.advance(begin + 5 * HOUR) == []
 
 
+def test_every_late_drop_is_counted_and_each_is_taken_once() -> None:
+    detector = SpikeDetector(CONFIG)
+    run_windows(detector, 0, [NORMAL] * 3)  # windows 0, 1 and 2 are evaluated
+    assert detector.take_dropped_late() == 0
+    detector.observe_all(observations(START, 7, 2, prefix="late-a"))  # the oldest closed window
+    detector.observe_all(observations(START + 2 * HOUR, 5, 0, prefix="late-b"))  # the newest closed window
+    detector.observe_all(observations(START + 3 * HOUR, 4, 1, prefix="on-time"))  # open: counted in window 3
+    assert detector.take_dropped_late() == 12
+    assert detector.take_dropped_late() == 0
+    detector.observe_all(observations(START + HOUR, 3, 0, prefix="late-c"))
+    assert (detector.take_dropped_late(), detector.dropped_late) == (3, 15)
+    assert detector.open_windows == 1  # window 3, with the 4 on-time observations
+    assert detector.finish() == []
+    assert detector.dropped_late == 15
+
+
+def test_a_restored_detector_takes_only_the_drops_it_saw() -> None:
+    detector = SpikeDetector(CONFIG)
+    run_windows(detector, 0, [NORMAL] * 2)
+    detector.observe_all(observations(START, 6, 0, prefix="late"))
+    restored = SpikeDetector.decode(detector.encode(), CONFIG)
+    assert (restored.dropped_late, restored.take_dropped_late()) == (6, 0)  # the saving worker reported them
+    restored.observe_all(observations(START + HOUR, 2, 0, prefix="later"))
+    assert (restored.take_dropped_late(), restored.dropped_late) == (2, 8)
+
+
 def test_low_volume_matters_are_tested_pooled_per_province_and_step() -> None:
     detector = SpikeDetector(CONFIG)
     matters = [f"HCP-SMALL-{number}" for number in range(5)]

@@ -2,7 +2,8 @@
 valid event or a Rejection whose reason names the field; nothing raises (pure, no Kafka).
 
 A hand-written corpus first, then hypothesis: decode_event never raises on arbitrary bytes
-or arbitrary JSON, and whatever it accepts the Ingestor turns into rows without raising.
+or arbitrary JSON, and whatever it accepts the Ingestor turns into rows without raising;
+whatever record the Ingestor gets (tombstones and null keys too), it never raises.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from haochaping.catalog import default_catalog
 from haochaping.codes import Reason
 from haochaping.decoding import MAX_MESSAGE_BYTES, Rejection, decode_event
 from haochaping.events import CaseEvent, RatingEvent
-from haochaping.ingest import Ingestor, Message
+from haochaping.ingest import DeadLetter, Ingestor, Message
 from haochaping.privacy import mask_personal_data
 from tests.wire import case_event, encode, rating
 
@@ -54,7 +55,7 @@ MAX_REASON_CHARS = 2_000
 # (bytes, the start of the reason): every one of these must be refused, naming what is wrong.
 REFUSED: list[Any] = [
     # Not JSON, or JSON that is not an object.
-    pytest.param(b"", "not valid JSON", id="empty"),
+    pytest.param(b"", "empty value (0 bytes)", id="empty"),
     pytest.param(b"{", "not valid JSON", id="truncated object"),
     pytest.param(_raw(R)[:-1], "not valid JSON", id="truncated event"),
     pytest.param(b"{'schema': 'hcp.rating/1'}", "not valid JSON", id="python quotes"),
@@ -223,24 +224,95 @@ def test_reason_is_bounded_even_for_a_huge_unknown_field_name() -> None:
     assert len(decoded.reason) < MAX_REASON_CHARS
 
 
-@pytest.mark.parametrize("moment", ["2999-01-01T00:00:00+08:00", "9999-12-31T23:59:59-12:00"])
-def test_far_future_timestamps_are_refused(moment: str) -> None:
+@pytest.mark.parametrize(
+    "moment", ["2100-01-01T00:00:00+00:00", "2999-01-01T00:00:00+08:00", "9999-12-31T23:59:59-12:00"]
+)
+def test_far_future_timestamps_are_refused_naming_the_field_and_value(moment: str) -> None:
     decoded = decode_event(_raw(_with(C, ("at",), moment)))
-    assert isinstance(decoded, Rejection) and decoded.reason.startswith("at:")
+    assert decoded == Rejection(
+        f"at: Value error, timestamp {moment} is in 2100 or later (UTC): a clock error (got '{moment}')"
+    )
 
 
-def test_ingestor_survives_the_latest_representable_timestamp() -> None:
-    batch = _ingest(_raw(_with(C, ("at",), "9999-12-31T23:59:59-12:00")))
-    assert len(batch.dead_letters) + batch.case_events == 1
+@pytest.mark.parametrize("moment", ["1970-01-01T00:00:00+00:00", "2019-01-01T07:59:59+08:00"])
+def test_far_past_timestamps_are_refused_naming_the_field_and_value(moment: str) -> None:
+    decoded = decode_event(_raw(_with(R, ("rated_at",), moment)))
+    assert decoded == Rejection(
+        f"rated_at: Value error, timestamp {moment} is before 2019-01-01, when 好差评 began (got '{moment}')"
+    )
+
+
+LATEST_TIME = "9999-12-31T23:59:59-12:00"  # beyond datetime.max once in UTC
+
+# (topic, value, the whole reason): records that must not stop the worker, each refused saying why.
+UNUSABLE: list[Any] = [
+    pytest.param("ratings", None, "null value (a Kafka tombstone): no event to decode", id="tombstone"),
+    pytest.param("cases", b"", "empty value (0 bytes): no event to decode", id="empty"),
+    pytest.param("ratings", b'{"x": "\xff"}', "not valid UTF-8 at byte 7", id="not utf-8"),
+    pytest.param(
+        "ratings",
+        b" " * (MAX_MESSAGE_BYTES + 1),
+        f"message is {MAX_MESSAGE_BYTES + 1} bytes, larger than the {MAX_MESSAGE_BYTES}-byte limit",
+        id="over the limit",
+    ),
+    pytest.param("ratings", b"not json", "not valid JSON: expected ident at line 1 column 2", id="not json"),
+    pytest.param("cases", b"[]", "message: Input should be an object (got [])", id="array"),
+    pytest.param("ratings", b"null", "message: Input should be an object (got None)", id="json null"),
+    pytest.param(
+        "ratings",
+        _raw(_with(R, ("rated_at",), "2999-01-01T00:00:00+08:00")),
+        "rated_at: Value error, timestamp 2999-01-01T00:00:00+08:00 is in 2100 or later (UTC): a clock error"
+        " (got '2999-01-01T00:00:00+08:00')",
+        id="rated in 2999",
+    ),
+    pytest.param(
+        "cases",
+        _raw(_with(C, ("at",), "2018-12-31T23:59:59+08:00")),
+        "at: Value error, timestamp 2018-12-31T23:59:59+08:00 is before 2019-01-01, when 好差评 began"
+        " (got '2018-12-31T23:59:59+08:00')",
+        id="case event before 2019",
+    ),
+    pytest.param(
+        "cases",
+        _raw(_with(C, ("at",), LATEST_TIME)),
+        f"at: Value error, timestamp {LATEST_TIME} is in 2100 or later (UTC): a clock error (got '{LATEST_TIME}')",
+        id="latest representable time",
+    ),
+]
+
+
+@pytest.mark.parametrize(("topic", "value", "reason"), UNUSABLE)
+def test_unusable_record_is_one_dead_letter_and_nothing_else(topic: str, value: bytes | None, reason: str) -> None:
+    message = Message(topic, 3, 41, None, value)
+    batch = _ingestor().process([message], {})
+    assert batch.dead_letters == [DeadLetter(message, reason)]
+    assert batch.rows == {"dead_letters": [(reason, 0 if value is None else len(value), topic, 3, 41)]}
+    assert (batch.ratings, batch.case_events, batch.attributions, batch.observations) == (0, 0, [], [])
+    assert (batch.latest_case_at, batch.latest_rating_at, batch.future_dated) == ({}, {}, 0)
+
+
+def test_null_keys_are_fine() -> None:
+    """Only the value matters: a hotline rating without a case has no key, and a case event may lack one."""
+    hotline = Message("ratings", 0, 0, None, _raw(_with(R, ("case_id",), None)))
+    case = Message("cases", 0, 1, None, _raw(C))
+    batch = _ingestor().process([hotline, case], {})
+    assert batch.dead_letters == []
+    assert (batch.ratings, batch.case_events) == (1, 1)
+    assert [row[:2] for row in batch.rows["ratings"]] == [("R-0001", None)]
+    assert [row[:2] for row in batch.rows["case_events"]] == [("E-0001", "C-0001")]
+    assert [traced.key for traced in batch.attributions] == [b"R-0001"]  # keyed by the rating itself
+
+
+def _ingestor() -> Ingestor:
+    return Ingestor({"ratings": "rating", "cases": "case"}, b"k", default_catalog())
 
 
 def _ingest(*raw: bytes) -> Any:
-    ingestor = Ingestor({"ratings": "rating", "cases": "case"}, b"k", default_catalog())
     messages = [
         Message("ratings" if b"hcp.rating/1" in value else "cases", 0, offset, None, value)
         for offset, value in enumerate(raw)
     ]
-    return ingestor.process(messages, {})
+    return _ingestor().process(messages, {})
 
 
 # --- hypothesis -------------------------------------------------------------------------------
@@ -286,6 +358,17 @@ def test_decode_never_raises_on_arbitrary_bytes(raw: bytes) -> None:
 
 
 @FUZZ
+@given(
+    st.sampled_from(["ratings", "cases", "elsewhere"]),
+    st.none() | st.binary(max_size=64),
+    st.none() | st.binary(max_size=2_000),
+)
+def test_ingestor_never_raises_on_arbitrary_records(topic: str, key: bytes | None, value: bytes | None) -> None:
+    batch = _ingestor().process([Message(topic, 0, 0, key, value)], {})
+    assert batch.ratings + batch.case_events + len(batch.dead_letters) == 1
+
+
+@FUZZ
 @given(json_values)
 def test_decode_never_raises_on_arbitrary_json(value: Any) -> None:
     _judged(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
@@ -316,7 +399,7 @@ def test_a_case_event_with_one_field_replaced_is_judged_and_ingested(path: tuple
 @FUZZ
 @given(st.text(max_size=2_000), st.datetimes(timezones=st.timezones()))
 def test_any_comment_and_any_plausible_time_are_ingested(comment: str, moment: Any) -> None:
-    if moment.year >= 9999:  # see test_ingestor_survives_the_latest_representable_timestamp
+    if moment.year >= 9999:  # see UNUSABLE, "latest representable time"
         return
     raw = json.dumps(_with(R, ("comment",), comment) | {"rated_at": moment.isoformat()}, ensure_ascii=False).encode(
         "utf-8", "surrogatepass"

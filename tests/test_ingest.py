@@ -81,3 +81,41 @@ def test_replayed_batch_gives_identical_rows() -> None:
     second = ingestor.process(_batch(), timelines)
     assert second.rows == first.rows
     assert timelines == state  # the timeline ignored the redelivered case event
+
+
+NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC).timestamp()
+
+
+def _at(seconds_from_now: float) -> str:
+    return datetime.fromtimestamp(NOW + seconds_from_now, UTC).isoformat()
+
+
+def test_events_beyond_the_clock_skew_are_stored_but_do_not_move_the_watermarks() -> None:
+    messages = [
+        Message("t.cases", 0, 0, b"C-1", encode(case_event(event_id="E-1", case_id="C-1", at=_at(600)))),
+        Message("t.cases", 0, 1, b"C-2", encode(case_event(event_id="E-2", case_id="C-2", at=_at(601)))),
+        Message("t.cases", 1, 0, b"C-3", encode(case_event(event_id="E-3", case_id="C-3", at=_at(86_400 * 365)))),
+        Message("t.ratings", 0, 0, b"C-1", encode(rating(rating_id="R-1", case_id="C-1", rated_at=_at(-1_800)))),
+        Message("t.ratings", 0, 1, b"C-2", encode(rating(rating_id="R-2", case_id="C-2", rated_at=_at(3_600)))),
+        Message("t.ratings", 1, 0, None, encode(rating(rating_id="R-3", case_id=None, rated_at=_at(601)))),
+    ]
+    ingestor = Ingestor(TOPICS, KEY, default_catalog(), max_clock_skew_seconds=600.0, clock=lambda: NOW)
+    batch = ingestor.process(messages, {})
+    assert batch.dead_letters == []
+    assert (batch.case_events, batch.ratings, batch.future_dated) == (3, 3, 4)
+    assert [row[0] for row in batch.rows["case_events"]] == ["E-1", "E-2", "E-3"]
+    assert [row[0] for row in batch.rows["ratings"]] == ["R-1", "R-2", "R-3"]
+    assert [traced.wire["rating_id"] for traced in batch.attributions] == ["R-1", "R-2", "R-3"]
+    assert batch.latest_case_at == {0: NOW + 600}  # at the limit still counts; partition 1 had only the future
+    assert batch.latest_rating_at == {0: NOW - 1_800}
+    assert batch.latest_event_at == NOW + 600
+
+
+def test_the_clock_is_read_once_per_batch_and_the_skew_is_a_parameter() -> None:
+    readings = iter([NOW, NOW + 60])
+    ingestor = Ingestor(TOPICS, KEY, default_catalog(), max_clock_skew_seconds=0.0, clock=lambda: next(readings))
+    ahead = [Message("t.ratings", 0, 0, b"C-1", encode(rating(rated_at=_at(30))))]
+    first = ingestor.process(ahead * 2, {})
+    assert (first.ratings, first.future_dated, first.latest_rating_at) == (2, 2, {})
+    second = ingestor.process(ahead, {})  # the clock has caught up with the rating
+    assert (second.ratings, second.future_dated, second.latest_rating_at) == (1, 0, {0: NOW + 30})

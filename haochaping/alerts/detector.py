@@ -39,6 +39,9 @@ class SpikeDetector:
                 f"the config has {self._window} s at {self._offset} s (windows would not line up)"
             )
         self._state = state
+        # Drops already reported by take_dropped_late(); a restored state's earlier drops were
+        # reported by the worker that made them.
+        self._reported_late = state.dropped_late
 
     # -- input -----------------------------------------------------------------------------
 
@@ -95,8 +98,14 @@ class SpikeDetector:
 
     @property
     def dropped_late(self) -> int:
-        """Observations that arrived after their window had been evaluated."""
+        """Observations that arrived after their window had been evaluated, over the state's life."""
         return self._state.dropped_late
+
+    def take_dropped_late(self) -> int:
+        """Observations dropped late since the last call (or since this detector was made)."""
+        dropped = self._state.dropped_late - self._reported_late
+        self._reported_late = self._state.dropped_late
+        return dropped
 
     @property
     def watermark(self) -> datetime | None:
