@@ -14,13 +14,14 @@ import time
 from datetime import timedelta
 from typing import IO, Any
 
+from cli import Subcommands
 from haochaping.settings import Settings
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "backtest",
         help="replay recorded events through tracing and the spike detector (JSONL in, alerts out)",

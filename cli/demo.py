@@ -13,14 +13,14 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
 
+from cli import Subcommands
 from haochaping.settings import Settings, redact_url
 
 DRAIN_TIMEOUT_SECONDS = 180.0
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "demo",
         help="run worker + simulator for about a minute and print what arrived in ClickHouse",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
+from cli import Subcommands
 from haochaping.settings import Settings
 
 PREVIEW_CHARS = 80
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "dlq",
         help="list or replay dead letters (invalid messages)",

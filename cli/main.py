@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cli import backtest, demo, dlq, publish, report, simulate, sql, summary, trace, worker
+from cli import Subcommands, backtest, demo, dlq, publish, report, simulate, sql, summary, trace, worker
 from haochaping.settings import Settings, SettingsError
 
 SUBCOMMANDS = (worker, publish, simulate, trace, backtest, summary, report, sql, dlq, demo)
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands: Subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in SUBCOMMANDS:
         module.add_parser(commands)
     return parser

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
+from cli import Subcommands
 from haochaping.settings import Settings
 
 MAX_REFUSALS_SHOWN = 20
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "publish",
         help="publish JSONL rating/case events to Kafka",

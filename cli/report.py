@@ -9,15 +9,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cli import Subcommands
 from haochaping.settings import Settings
+
+if TYPE_CHECKING:  # sinks is imported when a report runs, not when `hcp` starts
+    from sinks.analytics import Runner
+    from sinks.reports import Filters, Period
 
 VIEWS = ("priorities", "compare", "reducible", "handoffs", "trend", "alerts", "heatmap", "check")
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "report",
         help="redesign priorities and the other analyst views (tables, JSON or an HTML page)",
@@ -96,7 +102,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if args.view == "check" and rows else 0
 
 
-def _fetch(view: str, runner: Any, period: Any, filters: Any) -> list[dict[str, Any]]:
+def _fetch(view: str, runner: Runner, period: Period, filters: Filters) -> list[dict[str, Any]]:
     from sinks import reports
 
     if view == "priorities":
@@ -116,7 +122,7 @@ def _fetch(view: str, runner: Any, period: Any, filters: Any) -> list[dict[str, 
     return reports.query(runner, "aggregate_check", period, filters)
 
 
-def _write_html(runner: Any, period: Any, filters: Any, path: Path) -> int:
+def _write_html(runner: Runner, period: Period, filters: Filters, path: Path) -> int:
     from haochaping.catalog import default_catalog
     from sinks import reports
     from streams.dashboard import render_page
@@ -149,11 +155,11 @@ def render(view: str, rows: list[dict[str, Any]], period: str, route: str) -> st
     def reason(code: object) -> str:
         return REASON_LABELS.get(str(code), "(未注明)" if not code else str(code))
 
-    def reasons(pairs: object) -> str:
-        return "；".join(f"{reason(code)} {weight:g}" for code, weight in (pairs or []))  # type: ignore[attr-defined]
+    def reasons(pairs: Iterable[Sequence[object]] | None) -> str:  # [[code, weight], …] from an Array(Tuple)
+        return "；".join(f"{reason(code)} {weight:g}" for code, weight in (pairs or []))
 
-    def pct(rate: object) -> str:
-        return "-" if rate is None else f"{100 * float(rate):.1f}%"  # type: ignore[arg-type]
+    def pct(rate: float | None) -> str:
+        return "-" if rate is None else f"{100 * float(rate):.1f}%"
 
     header = f"统计期 {period} · via {route}"
     if view == "priorities":

@@ -14,13 +14,14 @@ import time
 from datetime import datetime
 from typing import IO, Any
 
+from cli import Subcommands
 from haochaping.decoding import Rejection
 from haochaping.settings import Settings
 
 PROGRESS_EVERY_SECONDS = 5.0
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "simulate",
         help="generate realistic traffic (cases and ratings), to a file or to Kafka",

@@ -14,9 +14,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cli import Subcommands
 from haochaping.settings import Settings
+
+if TYPE_CHECKING:  # sinks (and clickhouse_connect) are imported when a query runs, not when `hcp` starts
+    from sinks.analytics import Runner
+    from sinks.queries import Table
 
 WORKER_FILE = "worker.json"  # written by the worker (streams/web.py)
 
@@ -29,7 +34,7 @@ class QueryFailed(RuntimeError):
     pass
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "sql",
         help="run read-only SQL against ClickHouse (through the worker while it runs)",
@@ -89,7 +94,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 @contextmanager
-def open_reader(settings: Settings, owner: str) -> Iterator[tuple[Any, str]]:
+def open_reader(settings: Settings, owner: str) -> Iterator[tuple[Runner, str]]:
     """(runner, route): a read-only way to run SQL, and a few words on which way it went."""
     from sinks.analytics import read_only_client
     from sinks.clickhouse import ClickHouseUnavailable, EmbeddedDirectoryBusy, open_clickhouse, redact
@@ -140,7 +145,7 @@ def find_worker(settings: Settings) -> dict[str, Any] | None:
     return dict(announced)
 
 
-def http_runner(worker: Mapping[str, Any]) -> Any:
+def http_runner(worker: Mapping[str, Any]) -> Runner:
     from sinks.queries import Table
 
     url = f"http://{worker['host']}:{worker['web_port']}/sql"
@@ -167,10 +172,10 @@ def _http_json(url: str, body: Mapping[str, Any] | None, timeout: float) -> dict
     return answer
 
 
-def _failing_as_query(runner: Any) -> Any:
+def _failing_as_query(runner: Runner) -> Runner:
     """Engine errors reach the analyst as one line, not a traceback."""
 
-    def run(sql: str, parameters: Mapping[str, object]) -> Any:
+    def run(sql: str, parameters: Mapping[str, object]) -> Table:
         try:
             return runner(sql, parameters)
         except Exception as error:

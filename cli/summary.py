@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
+from cli import Subcommands
 from cli.tables import format_table
 from haochaping.codes import PROVINCES, REASON_LABELS, STEP_LABELS
 from haochaping.settings import Settings
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "summary",
         help="print what arrived in ClickHouse (counts by province, matter, step; dead letters)",

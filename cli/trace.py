@@ -12,10 +12,11 @@ import time
 from collections.abc import Iterable
 from typing import IO, Any
 
+from cli import Subcommands
 from haochaping.settings import Settings
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "trace",
         help="attribute ratings to steps and organisations (JSONL in, JSONL out)",

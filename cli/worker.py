@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
+from cli import Subcommands
 from haochaping.settings import Settings
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "worker",
         help="run the stream worker: Kafka → validate → ClickHouse",

@@ -30,7 +30,9 @@ T = TypeVar("T")
 BOOTSTRAP_TIMEOUT_MS = 30_000
 
 
-class KafkaAuthenticationError(KafkaError):
+# kafka-python ships no type hints, so mypy sees KafkaError as Any (hence the ignore); this stays a
+# KafkaError so that `except KafkaError` (producers/lag.py, bench/pipeline.py) catches a refused login too.
+class KafkaAuthenticationError(KafkaError):  # type: ignore[misc]
     """The broker answered but refused the credentials or the TLS handshake."""
 
     retriable = False

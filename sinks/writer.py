@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TypeVar
+from typing import SupportsIndex, SupportsInt, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
@@ -169,7 +169,16 @@ class ClickHouseWriter:
 
 def _source(row: Row) -> MessageKey:
     """The (topic, partition, offset) of the message a row came from: its last three columns."""
-    return str(row[-3]), int(row[-2]), int(row[-1])  # type: ignore[call-overload]
+    return str(row[-3]), _integer(row[-2]), _integer(row[-1])
+
+
+def _integer(value: object) -> int:
+    """A partition or offset column as int() reads it (an int in built rows and in rows read back from ClickHouse)."""
+    if isinstance(value, int):  # the only case in practice, so checked first
+        return int(value)
+    if isinstance(value, str | bytes | bytearray | SupportsInt | SupportsIndex):
+        return int(value)
+    raise TypeError(f"a source partition or offset must be an integer, not {value!r}")
 
 
 def _by_month(table: str, rows: Sequence[Row]) -> dict[int, list[Row]]:
