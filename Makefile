@@ -32,7 +32,7 @@ test: setup lint
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
-	$(BIN)/mypy haochaping sinks producers cli
+	$(BIN)/mypy haochaping streams sinks producers cli
 
 # Benchmarks start their own broker (kafka.sh fetches Kafka itself); see docs/benchmarks.md.
 bench: $(INSTALLED)

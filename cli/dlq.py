@@ -37,10 +37,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if shown >= args.limit:
                 print(f"… more not shown (--limit {args.limit})")
                 break
-            preview = mask_personal_data(letter.value[:PREVIEW_CHARS].decode("utf-8", "replace"))
+            value = letter.value or b""
+            preview = mask_personal_data(value[:PREVIEW_CHARS].decode("utf-8", "replace"))
+            size = "null value" if letter.value is None else f"{len(value)} bytes"
             print(
                 f"#{letter.offset} from {letter.source_topic}[{letter.source_partition}]@{letter.source_offset} "
-                f"({len(letter.value)} bytes): {letter.reason}\n    {preview!r}"
+                f"({size}): {letter.reason}\n    {preview!r}"
             )
             shown += 1
         if shown == 0:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
@@ -103,16 +103,16 @@ class IngestBatch:
 WAITED_OUT_EVIDENCE = "timeline:traced before its case events were read (waited the maximum time)"
 
 
-class TimelineStore(Protocol):
-    """Encoded timelines by case id: a Faust table in the worker, a dict in batch commands.
-
-    A store with a `put(key, value, partition)` method is told the Kafka partition the
-    timeline's events came from (its changelog partition); a plain mapping is just set.
-    """
+class PartitionedStore(Protocol):
+    """A store told the Kafka partition a timeline's events came from (its changelog partition)."""
 
     def get(self, key: bytes, /) -> bytes | None: ...
 
-    def __setitem__(self, key: bytes, value: bytes, /) -> None: ...
+    def put(self, key: bytes, value: bytes, partition: int, /) -> None: ...
+
+
+# Encoded timelines by case id: a Faust table in the worker, a dict in the batch commands.
+TimelineStore = PartitionedStore | MutableMapping[bytes, bytes]
 
 
 class Ingestor:
@@ -184,12 +184,11 @@ class Ingestor:
             ratings = self._park_or_release(batch, ratings, parking, load, latest_plausible)
         for rating, message in ratings:
             self._add_rating(batch, rating, message, load, latest_plausible)
-        put = getattr(timelines, "put", None)
         for key, partition in changed.items():
-            if put is not None:
-                put(key, touched[key].encode(), partition)
-            else:
+            if isinstance(timelines, MutableMapping):
                 timelines[key] = touched[key].encode()
+            else:
+                timelines.put(key, touched[key].encode(), partition)
         return batch
 
     def _park_or_release(

@@ -94,6 +94,11 @@ class ParkingLot:
         """Is this record parked already (read again after a crash, before its park was committed)?"""
         return bool(self._keys) and parked_key(message.topic, message.partition, message.offset) in self._keys
 
+    def oldest(self, partition: int) -> float | None:
+        """The rating time of the oldest parked rating of this partition number (heads of its queues)."""
+        heads = [queue[0].rated_at for (_topic, number), queue in self._queues.items() if number == partition and queue]
+        return min(heads, default=None)
+
     def must_park(self, message: Message, rated_at: float, progress: CaseProgress) -> bool:
         queue = self._queues.get((message.topic, message.partition))
         return bool(queue) or not progress.covers(message.partition, rated_at)

@@ -88,6 +88,8 @@ class Settings:
             "deadletter": f"{p}deadletter",
             "attributions": f"{p}attributions",
             "alerts": f"{p}alerts",
+            # Step observations routed by step to the spike detector that owns it (streams/alerts.py).
+            "observations": f"{p}observations",
         }
 
     @property

@@ -23,7 +23,7 @@ REPLAY_GROUP_SUFFIX = "-dlq-replay"
 class DeadLetterRecord:
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: the source record was a tombstone
     reason: str
     source_topic: str
     source_partition: int

@@ -30,19 +30,15 @@ class SourceReader:
         self._consumer: KafkaConsumer | None = None
         self._admin: KafkaAdminClient | None = None
 
-    def starts(self, partitions: Collection[SourcePartition]) -> dict[SourcePartition, int]:
-        """Where the consumer group resumes each partition: its committed offset, else the earliest one."""
-        admin = self._admin_client()
+    def committed(self, partitions: Collection[SourcePartition]) -> dict[SourcePartition, int | None]:
+        """The consumer group's committed offset of each partition (None: never committed)."""
         group = self._settings.consumer_group
-        committed = admin.list_group_offsets(group).get(group, {})
-        wanted = [TopicPartition(topic, partition) for topic, partition in partitions]
-        earliest = self._reader().beginning_offsets(wanted)
-        starts: dict[SourcePartition, int] = {}
-        for tp in wanted:
-            mark = committed.get(tp)
-            offset = mark.offset if mark is not None and mark.offset >= 0 else None
-            starts[(tp.topic, tp.partition)] = max(offset, earliest[tp]) if offset is not None else earliest[tp]
-        return starts
+        marks = self._admin_client().list_group_offsets(group).get(group, {})
+        found: dict[SourcePartition, int | None] = {}
+        for topic, partition in partitions:
+            mark = marks.get(TopicPartition(topic, partition))
+            found[(topic, partition)] = mark.offset if mark is not None and mark.offset >= 0 else None
+        return found
 
     def read(self, partition: SourcePartition, start: int, stop: int) -> list[Message]:
         """The records of `partition` with offsets in [start, stop), in order (fewer if some no longer exist)."""

@@ -21,7 +21,8 @@ from producers.security import kafka_security as kafka_security  # where the ada
 log = logging.getLogger(__name__)
 
 # Dead letters and attributions are not joined, so fewer partitions suffice.
-_PARTITIONED_BY_CASE = ("ratings", "cases", "attributions")  # alerts and dead letters: one partition, in order
+# Alerts and dead letters: one partition, in order. Observations are partitioned by step.
+_PARTITIONED = ("ratings", "cases", "attributions", "observations")
 
 
 class TopicLayoutError(RuntimeError):
@@ -37,7 +38,7 @@ def ensure_topics(settings: Settings) -> dict[str, int]:
     admin = admin_client(settings)
     try:
         wanted = {
-            name: (settings.partitions if role in _PARTITIONED_BY_CASE else 1) for role, name in settings.topics.items()
+            name: (settings.partitions if role in _PARTITIONED else 1) for role, name in settings.topics.items()
         }
         wanted.update({name: settings.partitions for name in settings.province_topics.values()})
         existing = set(admin.list_topics())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import SupportsIndex, SupportsInt, TypeVar
 
@@ -42,6 +43,8 @@ class ClickHouseWriter:
         self._loaded: set[tuple[str, str, int]] = set()
         self._resent: set[str] = set()
         self._tables_with_views: frozenset[str] | None = None
+        # The ingest and detector agents write from their own threads; one client, one insert at a time.
+        self._busy = threading.Lock()
 
     def forget_positions(self) -> None:
         """After a rebalance or a failed insert, read the positions from ClickHouse again."""
@@ -50,10 +53,15 @@ class ClickHouseWriter:
 
     def write_keyed(self, insert: Callable[[Client, T], None], payload: T) -> None:
         """Run an insert into a table that de-duplicates by its own key (alerts), on this writer's client."""
-        insert(self._client, payload)
+        with self._busy:
+            insert(self._client, payload)
 
     def write(self, rows_by_table: Mapping[str, Sequence[Row]]) -> dict[str, int]:
         """Insert what is new; returns rows inserted per table. Raises if ClickHouse fails."""
+        with self._busy:
+            return self._write(rows_by_table)
+
+    def _write(self, rows_by_table: Mapping[str, Sequence[Row]]) -> dict[str, int]:
         inserted: dict[str, int] = {}
         for table, rows in rows_by_table.items():
             if not rows:

@@ -1,8 +1,9 @@
-"""The alert stage of the worker: step observations → spike detector → topic, ClickHouse, webhooks, log.
+"""The alert stage: ingest batches' step observations → observations topic (by step) → detector agent → alerts.
 
-The detector state lives in a changelog-backed table, saved with the highest source offset
-it has seen per partition, so a batch re-delivered after a crash is not counted twice.
-Runs in the ingest agent after each batch is stored, before its offsets are acknowledged.
+Each detector partition keeps its own SpikeDetector in a changelogged table, with the highest
+source offset it has counted per source partition (a re-sent observation is not counted twice) and
+each source partition's rating time (its watermark is the slowest). Whichever worker holds the
+ratings, every observation of a step reaches the one detector of that step (haochaping/alerts/routing.py).
 """
 
 from __future__ import annotations
@@ -11,24 +12,25 @@ import asyncio
 import functools
 import json
 import logging
-from dataclasses import replace
+from collections.abc import Mapping, Set
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import faust
+from faust.types import TP, EventT, StreamT
 
 from haochaping.alerts import Alert, DetectorConfig, SpikeDetector
+from haochaping.alerts.routing import RoutedBatch, SourceProgress, route
 from haochaping.ingest import IngestBatch
 from haochaping.settings import Settings
 from sinks.alerts import write_alerts
 from sinks.webhooks import WebhookSender
 from sinks.writer import ClickHouseWriter
+from streams.app import at_start, event_batches, on_signal
 from streams.retry import until_written
-from streams.tables import put
+from streams.tables import delivered, put
 
 log = logging.getLogger(__name__)
-
-DETECTOR_KEY = b"detector"
-DETECTOR_PARTITION = 0  # one detector per pipeline: its state lives with source partition 0
 
 
 def detector_config(settings: Settings) -> DetectorConfig:
@@ -40,78 +42,141 @@ def detector_config(settings: Settings) -> DetectorConfig:
     return config
 
 
-class AlertStage:
+@dataclass(slots=True)
+class DetectorCounters:
+    observations: int = 0
+    repeated: int = 0  # re-sent after a crash or rebalance: already counted
+    late: int = 0  # dropped by the detector: their window had closed
+    alerts: int = 0
+
+
+class ObservationRouter:
+    """Ingest side: sends a batch's observations to their step's detector partition, with rating times."""
+
+    def __init__(self, app: faust.App, settings: Settings) -> None:
+        self._topic = app.topic(settings.topics["observations"], value_type=bytes, key_type=bytes)
+        self._partitions = settings.partitions
+
+    async def send(self, batch: IngestBatch, progress: Mapping[int, float | None]) -> None:
+        """`progress`: how far each source partition this worker owns has traced its ratings (None: idle)."""
+        if not batch.observations and not progress:
+            return
+        observed = zip(batch.observations, batch.observation_sources, strict=True)
+        routed = route(observed, progress, self._partitions)
+        pending = [
+            await self._topic.send(key=str(partition).encode(), value=part.encode(), partition=partition)
+            for partition, part in routed.items()
+            if part.observations or part.rating_times
+        ]
+        await asyncio.gather(*pending)  # on the topic before the source records are acknowledged
+
+
+@dataclass(slots=True)
+class _PartitionDetector:
+    detector: SpikeDetector
+    progress: SourceProgress
+    counted: dict[str, int] = field(default_factory=dict)  # "topic/partition" -> highest offset observed
+
+    def encode(self) -> bytes:
+        times = {str(p): at for p, at in self.progress.times.items()}
+        envelope = {"counted": self.counted, "rating_times": times, "latest": self.progress.latest}
+        return json.dumps(envelope, separators=(",", ":")).encode() + b"\n" + self.detector.encode()
+
+    def take(self, routed: RoutedBatch, counters: DetectorCounters) -> None:
+        counted, highest = self.counted, dict[str, int]()
+        for observation, source in routed.observations:
+            mark = f"{source.topic}/{source.partition}"
+            if source.offset <= counted.get(mark, -1):
+                counters.repeated += 1
+                continue
+            self.detector.observe(observation)
+            counters.observations += 1
+            highest[mark] = max(highest.get(mark, -1), source.offset)
+        counted.update(highest)
+        self.progress.update(routed.rating_times)
+
+    def watermark(self) -> datetime | None:
+        at = self.progress.watermark()
+        return datetime.fromtimestamp(at, UTC) if at is not None else None
+
+
+class DetectorStage:
+    """Detector side: one SpikeDetector per observations partition, saved after every batch."""
+
     def __init__(self, app: faust.App, settings: Settings, writer: ClickHouseWriter) -> None:
         self._config = detector_config(settings)
+        self._partitions = settings.partitions
         self._table = app.Table(
             "alert_detector",
             default=None,
             key_type=bytes,
             value_type=bytes,
             partitions=settings.partitions,
-            help="spike detector state and the source offsets it has counted",
+            help="per observations partition: spike detector state, counted source offsets, rating times",
         )
-        self._topic = app.topic(settings.topics["alerts"], value_type=bytes, key_type=bytes)
+        self.observations = app.topic(settings.topics["observations"], value_type=bytes, key_type=bytes)
+        self._alerts = app.topic(settings.topics["alerts"], value_type=bytes, key_type=bytes)
         self._deadletter = app.topic(settings.topics["deadletter"], value_type=bytes, key_type=bytes)
         self._writer = writer
-        self._detector: SpikeDetector | None = None
-        self._counted: dict[str, int] = {}  # "topic/partition" -> highest offset observed
-        # Newest rating time per partition; the watermark is the slowest partition's, so a
-        # partition that is ahead (a backlog read side by side) does not make the others late.
-        self._rating_time: dict[int, float] = {}
+        self._detectors: dict[int, _PartitionDetector] = {}
+        self.counters = DetectorCounters()
         self.webhooks = WebhookSender(
             settings.webhook_urls, settings.webhook_secret, settings.webhook_max_attempts, self._give_up
         )
 
-    async def process(self, batch: IngestBatch) -> list[Alert]:
-        detector = self._load()
-        counted = self._counted
-        highest: dict[str, int] = {}
-        for observation, source in zip(batch.observations, batch.observation_sources, strict=True):
-            mark = f"{source.topic}/{source.partition}"
-            if source.offset <= counted.get(mark, -1):
-                continue  # re-delivered after a crash: already in the detector's state
-            detector.observe(observation)
-            highest[mark] = max(highest.get(mark, -1), source.offset)
-        counted.update(highest)
-        for partition, latest in batch.latest_rating_at.items():
-            self._rating_time[partition] = max(self._rating_time.get(partition, latest), latest)
-        alerts = detector.advance(self._watermark())
-        self._save(detector)
+    async def process(self, events: list[EventT[bytes]]) -> list[Alert]:
+        touched: set[int] = set()
+        for event in events:
+            partition = event.message.partition
+            self._load(partition).take(RoutedBatch.decode(event.message.value or b""), self.counters)
+            touched.add(partition)
+        alerts: list[Alert] = []
+        saved = []
+        for partition in sorted(touched):
+            state = self._detectors[partition]
+            alerts.extend(state.detector.advance(state.watermark()))
+            late = state.detector.take_dropped_late()
+            if late:
+                self.counters.late += late
+                log.warning("spike detector %d: %d step observations dropped, their window had closed", partition, late)
+            saved.append(put(self._table, _key(partition), state.encode(), partition))
         if alerts:
+            self.counters.alerts += len(alerts)
             await self._emit(alerts)
+        await delivered(saved)  # before the observations are acknowledged
         return alerts
 
-    def forget_partitions(self) -> None:
-        self._rating_time.clear()
+    def forget(self, partitions: Set[int]) -> None:
+        """After a rebalance: these partitions' detectors are read again from the table when next needed."""
+        for partition in partitions:
+            self._detectors.pop(partition, None)
 
-    def _watermark(self) -> datetime | None:
-        if not self._rating_time:
-            return None
-        return datetime.fromtimestamp(min(self._rating_time.values()), UTC)
+    def _load(self, partition: int) -> _PartitionDetector:
+        state = self._detectors.get(partition)
+        if state is None:
+            state = self._detectors[partition] = self._restore(partition)
+        return state
 
-    def _load(self) -> SpikeDetector:
-        if self._detector is None:
-            stored = self._table.get(DETECTOR_KEY)
-            if stored is None:
-                self._detector = SpikeDetector(self._config)
-            else:
-                try:
-                    envelope = json.loads(stored[: stored.index(b"\n")])
-                    self._detector = SpikeDetector.decode(stored[stored.index(b"\n") + 1 :], self._config)
-                except ValueError as error:
-                    # A state from another detector version or window size: learning again is
-                    # better than refusing to start; say so loudly.
-                    log.error("cannot restore the spike detector (%s); starting with an empty one", error)
-                    self._detector = SpikeDetector(self._config)
-                else:
-                    self._counted = {key: int(value) for key, value in envelope.items()}
-                    log.info("restored the spike detector (%d keys tracked)", self._detector.tracked_keys)
-        return self._detector
+    def _restore(self, partition: int) -> _PartitionDetector:
+        stored = self._table.get(_key(partition))
+        if not isinstance(stored, bytes):
+            return self._fresh()
+        head, _, body = stored.partition(b"\n")
+        try:
+            envelope = json.loads(head)
+            detector = SpikeDetector.decode(body, self._config)
+        except ValueError as error:
+            # A state from another detector version or window size: learning again is better
+            # than refusing to start; say so loudly.
+            log.error("cannot restore spike detector %d (%s); starting with an empty one", partition, error)
+            return self._fresh()
+        times = {int(p): (float(at) if at is not None else None) for p, at in envelope["rating_times"].items()}
+        progress = SourceProgress(self._partitions, times, float(envelope["latest"]))
+        log.info("restored spike detector %d (%d keys tracked)", partition, detector.tracked_keys)
+        return _PartitionDetector(detector, progress, {k: int(v) for k, v in envelope["counted"].items()})
 
-    def _save(self, detector: SpikeDetector) -> None:
-        envelope = json.dumps(self._counted, separators=(",", ":")).encode()
-        put(self._table, DETECTOR_KEY, envelope + b"\n" + detector.encode(), DETECTOR_PARTITION)
+    def _fresh(self) -> _PartitionDetector:
+        return _PartitionDetector(SpikeDetector(self._config), SourceProgress(self._partitions, {}))
 
     async def _emit(self, alerts: list[Alert]) -> None:
         pending = []
@@ -131,7 +196,7 @@ class AlertStage:
                 alert.alert_id,
             )
             body = json.dumps(wire, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            pending.append(await self._topic.send(key=alert.alert_id.encode(), value=body))
+            pending.append(await self._alerts.send(key=alert.alert_id.encode(), value=body))
             self.webhooks.submit(wire)
         await asyncio.gather(*pending)
         await until_written(functools.partial(self._writer.write_keyed, write_alerts, alerts), "alerts")
@@ -141,17 +206,29 @@ class AlertStage:
         await (await self._deadletter.send(key=None, value=body, headers=headers))
 
 
-def register_alerts(app: faust.App, settings: Settings, writer: ClickHouseWriter) -> AlertStage:
-    stage = AlertStage(app, settings, writer)
+def _key(partition: int) -> bytes:
+    return f"detector/{partition}".encode()
 
-    @app.on_partitions_revoked.connect
-    async def forget_watermarks(sender: object, revoked: object, **kwargs: object) -> None:
-        stage.forget_partitions()
 
+def register_detector(app: faust.App, settings: Settings, writer: ClickHouseWriter) -> DetectorStage:
+    stage = DetectorStage(app, settings, writer)
+
+    @app.agent(stage.observations, concurrency=1, name="detect_spikes")
+    async def detect_spikes(stream: StreamT[bytes]) -> None:
+        try:
+            async for events in event_batches(stream, 1_000, settings.batch_seconds):
+                await stage.process(events)
+                for event in events:  # after the state is in the changelog's buffer (flushed before commit)
+                    await stream.ack(event)
+        except Exception as error:
+            log.critical("spike detection failed, stopping the worker: %r", error, exc_info=True)
+            await app.crash(error)
+
+    async def forget_detectors(sender: object, revoked: Set[TP], *args: object, **kwargs: object) -> None:
+        stage.forget({tp.partition for tp in revoked if tp.topic == settings.topics["observations"]})
+
+    on_signal(app.on_partitions_revoked, forget_detectors)
     if stage.webhooks.enabled:
-
-        @app.task
-        async def deliver_webhooks() -> None:
-            await stage.webhooks.run()
+        at_start(app, stage.webhooks.run)
 
     return stage

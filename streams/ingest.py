@@ -25,10 +25,11 @@ from haochaping.settings import Settings
 from haochaping.timeline import CaseTimeline
 from producers.sources import SourcePartition, SourceReader
 from sinks.writer import ClickHouseWriter
-from streams.alerts import AlertStage, register_alerts
+from streams.alerts import DetectorCounters, DetectorStage, ObservationRouter, register_detector
+from streams.app import event_batches, every, on_signal
 from streams.offsets import Admission, PartitionOrder
 from streams.retry import until_written
-from streams.tables import PartitionedTable, partition_of
+from streams.tables import PartitionedTable, delivered, partition_of
 
 log = logging.getLogger(__name__)
 
@@ -47,26 +48,44 @@ class IngestCounters:
     gap_records: int = 0  # records Faust skipped, read from Kafka by the agent itself
     parked_total: int = 0
     released_early: int = 0  # traced after the bounded wait, without all of their case's events
-    late_observations: int = 0  # step observations the spike detector dropped as too late
     future_dated: int = 0  # events beyond the allowed clock skew: stored, but not moving the watermark
     latest_event_at: float = 0.0  # event-time watermark (epoch seconds) for timeline expiry
-    rows: dict[str, int] = field(default_factory=dict)
+    parked_now: int = 0
+    detector: DetectorCounters = field(default_factory=DetectorCounters)
+
+    def metrics(self) -> dict[str, float]:
+        """Every counter by name, for the metrics endpoint."""
+        values: dict[str, float] = {
+            name: getattr(self, name) for name in self.__slots__ if name not in ("detector", "latest_event_at")
+        }
+        values["event_time_watermark_seconds"] = self.latest_event_at
+        values.update({f"detector_{name}": getattr(self.detector, name) for name in self.detector.__slots__})
+        return values
+
+
+@dataclass(slots=True)
+class Processed:
+    """A batch as the core left it, with what must be on Kafka before its records are acknowledged."""
+
+    batch: IngestBatch
+    changelog: list[Awaitable[object]]  # timeline and parked-rating writes
+    progress: dict[int, float | None]  # per owned partition, for the detectors' watermark
 
 
 class StorePipeline:
     """Stores one batch while the next is processed; batches are stored and acknowledged strictly in order."""
 
-    def __init__(self, store: Callable[[IngestBatch], Awaitable[None]]) -> None:
+    def __init__(self, store: Callable[[Processed], Awaitable[None]]) -> None:
         self._store = store
         self._pending: asyncio.Task[None] | None = None
 
-    async def submit(self, batch: IngestBatch, acknowledge: Callable[[], Awaitable[None]] | None = None) -> None:
-        """Store `batch` in the background, then run `acknowledge`; waits for the previous batch first."""
+    async def submit(self, processed: Processed, acknowledge: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Store `processed` in the background, then run `acknowledge`; waits for the previous batch first."""
         await self.drain()
-        self._pending = asyncio.ensure_future(self._store_then(batch, acknowledge))
+        self._pending = asyncio.ensure_future(self._store_then(processed, acknowledge))
 
-    async def _store_then(self, batch: IngestBatch, acknowledge: Callable[[], Awaitable[None]] | None) -> None:
-        await self._store(batch)
+    async def _store_then(self, processed: Processed, acknowledge: Callable[[], Awaitable[None]] | None) -> None:
+        await self._store(processed)
         if acknowledge is not None:
             await acknowledge()
 
@@ -88,41 +107,76 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
     case_timelines = _table(app, settings, "case_timelines", "encoded CaseTimeline by case id")
     parked_table = _table(app, settings, "parked_ratings", "ratings waiting for their case events, by source offset")
     counters = IngestCounters()
-    alerts = register_alerts(app, settings, writer)
+    router = ObservationRouter(app, settings)
+    detector = register_detector(app, settings, writer)
+    counters.detector = detector.counters
     guard = DeadLetterGuard(DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_min_messages))
-    order: PartitionOrder[EventT] = PartitionOrder(_location)
+    order: PartitionOrder[EventT[bytes]] = PartitionOrder(_location)
     reader = SourceReader(settings)
     cases_topic = settings.topics["cases"]
+    source_topics = frozenset(settings.source_topics)
 
     def case_events_caught_up(partition: int) -> bool:
         """Has the agent taken every case event of this partition that Kafka holds?"""
-        end = app.consumer.highwater(TP(cases_topic, partition))
-        taken = order.expected((cases_topic, partition))
-        return end is not None and taken is not None and taken >= end
+        return taken_all(TP(cases_topic, partition))
 
     parking = Parking(ParkingLot(settings.park_max_seconds), CaseClock(case_events_caught_up))
 
-    async def store(batch: IngestBatch) -> None:
+    traced_until: dict[int, float] = {}  # rating partition number -> newest rating time traced
+
+    def source_progress(batch: IngestBatch) -> dict[int, float | None]:
+        """How far each owned partition's ratings are traced, for the spike detectors' watermark.
+
+        A partition with parked ratings holds the watermark at the oldest of them; one that has
+        taken everything Kafka holds and parks nothing is idle (None) and holds nothing back.
+        """
+        for partition, at in batch.latest_rating_at.items():
+            traced_until[partition] = max(traced_until.get(partition, at), at)
+        owned: dict[int, list[TP]] = {}
+        for tp in app.consumer.assignment():
+            if tp.topic in source_topics:
+                owned.setdefault(tp.partition, []).append(tp)
+        progress: dict[int, float | None] = {}
+        for partition, tps in owned.items():
+            oldest = parking.lot.oldest(partition)
+            if oldest is None and all(taken_all(tp) for tp in tps):
+                progress[partition] = None
+            else:
+                traced = traced_until.get(partition, 0.0)
+                progress[partition] = traced if oldest is None else min(traced, oldest)
+        return progress
+
+    def taken_all(tp: TP) -> bool:
+        end = app.consumer.highwater(tp)
+        taken = order.expected((tp.topic, tp.partition))
+        return end is not None and taken is not None and taken >= end
+
+    async def store(processed: Processed) -> None:
+        batch = processed.batch
         await _send_dead_letters(deadletter, batch)
         await _publish_attributions(attributions, batch)
         await _write_until_stored(writer, batch)
-        await alerts.process(batch)
+        await router.send(batch, processed.progress)
         for released in batch.released:  # only now: until its rows are stored, it stays parked
             parked_table.delete(released.rating.key, released.rating.message.partition)
-        _count(counters, batch, parking.lot.released_early)
+        await delivered([*processed.changelog, *parked_table.in_flight()])
+        _count(counters, batch, parking.lot.released_early, parking.lot.parked)
 
     pipeline = StorePipeline(store)
+    restore = _Restore()
 
-    def process(messages: list[Message]) -> IngestBatch:
+    def process(messages: list[Message]) -> Processed:
+        """The core's work on `messages`, and the changelog writes to be on Kafka before they are acknowledged."""
         batch = ingestor.process(messages, case_timelines, parking)
-        for parked in batch.parked:  # in the changelog before the record is acknowledged
+        for parked in batch.parked:
             parked_table.put(parked.key, parked.encode(), parked.message.partition)
-        return batch
+        changelog = [*case_timelines.in_flight(), *parked_table.in_flight()]
+        return Processed(batch, changelog, source_progress(batch))
 
     @app.agent(source, concurrency=1, name="ingest_events")
     async def ingest_events(stream: StreamT[bytes]) -> None:
         try:
-            async for taken in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
+            async for taken in event_batches(stream, settings.batch_max, settings.batch_seconds):
                 await ingest_batch(taken, stream)
                 del taken  # Faust's rebalance waits until every record it delivered is acknowledged or gone
             await pipeline.drain()
@@ -135,26 +189,32 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             log.critical("ingest failed, stopping the worker: %r", error, exc_info=True)
             await app.crash(error)
 
-    async def ingest_batch(taken: list[EventT], stream: StreamT[bytes]) -> None:
+    async def ingest_batch(taken: list[EventT[bytes]], stream: StreamT[bytes]) -> None:
+        await restore_parked()
         await learn_starts({(event.message.topic, event.message.partition) for event in taken})
         admission = order.admit(taken)
         messages = await with_gaps_filled(admission)
-        batch = process(messages)
+        processed = process(messages)
+        batch = processed.batch
         duplicates = len(admission.duplicates) + batch.already_parked
         if duplicates:
             counters.duplicates += duplicates
             log.info("skipped %d records handed over again (already processed or parked)", duplicates)
         guard.check(len(messages), len(batch.dead_letters))
-        await pipeline.submit(batch, functools.partial(_acknowledge, stream, taken))
+        await pipeline.submit(processed, functools.partial(_acknowledge, stream, taken))
 
     async def learn_starts(partitions: Set[SourcePartition]) -> None:
         """Where the group resumed the partitions new since the last assignment (and their case partitions)."""
         wanted = set(partitions) | {(cases_topic, partition) for _topic, partition in partitions}
         unknown = order.unknown(wanted)
-        if unknown:
-            order.start(await until_read(functools.partial(reader.starts, unknown), "start offsets"))
+        if not unknown:
+            return
+        committed = await until_read(functools.partial(reader.committed, unknown), "committed offsets")
+        earliest = await app.consumer.earliest_offsets(*(TP(*key) for key in unknown))
+        # Kafka resets a committed offset that retention has passed to the earliest one.
+        order.start({key: max(committed[key] or 0, earliest.get(TP(*key), 0)) for key in unknown})
 
-    async def with_gaps_filled(admission: Admission[EventT]) -> list[Message]:
+    async def with_gaps_filled(admission: Admission[EventT[bytes]]) -> list[Message]:
         messages: list[Message] = []
         for event, gap in admission.fresh:
             if gap is not None:
@@ -171,39 +231,55 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             messages.append(_message(event))
         return messages
 
-    @app.timer(interval=1.0)
     async def release_parked() -> None:
         """Parked ratings whose case events are now read, with no new records to bring them along."""
-        if parking.lot.parked and not app.rebalancing:
-            batch = process([])
-            if batch.released:
-                await pipeline.submit(batch)
+        if parking.lot.parked and not app.rebalancing and not restore.needed:
+            processed = process([])
+            if processed.batch.released:
+                await pipeline.submit(processed)
 
-    @app.on_partitions_revoked.connect
-    async def finish_stores(sender: object, revoked: object, **kwargs: object) -> None:
+    async def finish_stores(sender: object, *args: object, **kwargs: object) -> None:
         # Another worker may write these partitions now: what this one took must be stored first,
         # and the writer's positions read again from ClickHouse.
         await pipeline.drain()
         writer.forget_positions()
 
-    @app.on_partitions_assigned.connect
-    async def keep_owned(sender: object, assigned: Set[TP], **kwargs: object) -> None:
+    async def keep_owned(sender: object, assigned: Set[TP], *args: object, **kwargs: object) -> None:
         order.keep_only({(tp.topic, tp.partition) for tp in assigned})
+        for partition in set(traced_until) - {tp.partition for tp in assigned}:
+            del traced_until[partition]
+        parking.lot.clear()
+        restore.needed = True
 
-    @app.on_rebalance_complete.connect
-    async def restore_parked(sender: object, **kwargs: object) -> None:
-        """The parked ratings of the partitions this worker owns now, from the recovered table."""
+    async def restore_parked() -> None:
+        """The parked ratings of the partitions this worker owns now, from the recovered table.
+
+        Before the first batch after an assignment: Faust hands over records only once its table
+        recovery has completed, and no rating of a partition may be traced before its parked ones.
+        """
+        if not restore.needed:
+            return
+        await app.tables.wait_until_recovery_completed()
         owned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
         parking.lot.clear()
         parking.lot.restore(
-            rating for rating in map(ParkedRating.decode, (value for _key, value in parked_table.items()))
+            rating
+            for rating in map(ParkedRating.decode, (value for _key, value in parked_table.items()))
             if (rating.message.topic, rating.message.partition) in owned
         )
-        if parking.lot.parked:
-            log.info("%d parked ratings restored for the partitions now owned", parking.lot.parked)
+        restore.needed = False
+        log.info("%d parked ratings restored for the partitions owned now", parking.lot.parked)
 
-    _register_housekeeping(app, settings, case_timelines, counters, parking, alerts)
+    every(app, 1.0, release_parked)
+    on_signal(app.on_partitions_revoked, finish_stores)
+    on_signal(app.on_partitions_assigned, keep_owned)
+    _register_housekeeping(app, settings, case_timelines, counters, parking, detector)
     return counters
+
+
+@dataclass(slots=True)
+class _Restore:
+    needed: bool = True  # parked ratings are read from the table before the next batch
 
 
 def _register_housekeeping(
@@ -212,9 +288,8 @@ def _register_housekeeping(
     case_timelines: PartitionedTable,
     counters: IngestCounters,
     parking: Parking,
-    alerts: AlertStage,
+    detector: DetectorStage,
 ) -> None:
-    @app.timer(interval=settings.timeline_sweep_seconds)
     async def expire_timelines() -> None:
         """Forget cases whose last event is older than the retention, in event time."""
         if counters.latest_event_at == 0.0:
@@ -231,7 +306,6 @@ def _register_housekeeping(
         if expired:
             log.info("expired %d case timelines older than %d days", len(expired), settings.timeline_retention_days)
 
-    @app.timer(interval=10.0)
     async def report_progress() -> None:
         if counters.batches:
             log.info(
@@ -248,9 +322,12 @@ def _register_housekeeping(
                 counters.released_early,
                 counters.duplicates,
                 counters.gap_records,
-                counters.late_observations,
+                detector.counters.late,
                 counters.future_dated,
             )
+
+    every(app, settings.timeline_sweep_seconds, expire_timelines)
+    every(app, 10.0, report_progress)
 
 
 def _table(app: faust.App, settings: Settings, name: str, help_text: str) -> PartitionedTable:
@@ -279,17 +356,17 @@ def last_event_epoch(encoded: bytes) -> float:
     return last.timestamp() if last is not None else 0.0
 
 
-async def _acknowledge(stream: StreamT[bytes], events: Sequence[EventT]) -> None:
+async def _acknowledge(stream: StreamT[bytes], events: Sequence[EventT[bytes]]) -> None:
     for event in events:  # in the order taken: each partition's offsets ascend
         await stream.ack(event)
 
 
-def _location(event: EventT) -> tuple[str, int, int]:
+def _location(event: EventT[bytes]) -> tuple[str, int, int]:
     raw = event.message
     return raw.topic, raw.partition, raw.offset
 
 
-def _message(event: EventT) -> Message:
+def _message(event: EventT[bytes]) -> Message:
     raw = event.message
     return Message(raw.topic, raw.partition, raw.offset, raw.key, raw.value)
 
@@ -322,12 +399,13 @@ async def _write_until_stored(writer: ClickHouseWriter, batch: IngestBatch) -> N
     log.debug("wrote %s in %.0f ms", inserted, (time.perf_counter() - started) * 1000)
 
 
-def _count(counters: IngestCounters, batch: IngestBatch, released_early: int) -> None:
+def _count(counters: IngestCounters, batch: IngestBatch, released_early: int, parked_now: int) -> None:
     counters.batches += 1
     counters.ratings += batch.ratings
     counters.case_events += batch.case_events
     counters.dead_letters += len(batch.dead_letters)
     counters.parked_total += len(batch.parked)
     counters.released_early = released_early
+    counters.parked_now = parked_now
     counters.future_dated += batch.future_dated
     counters.latest_event_at = max(counters.latest_event_at, batch.latest_event_at)

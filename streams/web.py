@@ -35,6 +35,7 @@ DASHBOARD_PATH = "/dashboard"
 DATA_PATH = "/dashboard/data.json"
 SQL_PATH = "/sql"
 HEALTH_PATH = "/hcp/health"
+METRICS_PATH = "/metrics"
 PAYLOAD_CACHE_SECONDS = 5.0  # many open dashboards cost one set of queries every few seconds
 MAX_SQL_CHARS = 100_000
 MAX_ROWS = 100_000
@@ -79,8 +80,13 @@ class _Reader:
         return body
 
 
-def register_web(app: faust.App, settings: Settings, client_provider: Callable[[], Client] | None = None) -> None:
-    """Add the dashboard, /sql and /hcp/health to `app`'s web server, and announce it in data/worker.json.
+def register_web(
+    app: faust.App,
+    settings: Settings,
+    client_provider: Callable[[], Client] | None = None,
+    metrics: Callable[[], Mapping[str, float]] | None = None,
+) -> None:
+    """Add the dashboard, /sql, /metrics and /hcp/health to `app`'s web server; announce it in data/worker.json.
 
     `client_provider` returns a read-only client; by default this process opens its own
     readonly=1 handle (sinks.analytics.read_only_client).
@@ -132,6 +138,15 @@ def register_web(app: faust.App, settings: Settings, client_provider: Callable[[
     app.page(SQL_PATH)(Sql)
     app.page(HEALTH_PATH)(Health)
 
+    if metrics is not None:
+        read_metrics = metrics
+
+        class Metrics(View):
+            async def get(self, request: Request) -> Response:
+                return self.text(prometheus_text(read_metrics()), content_type="text/plain; version=0.0.4")
+
+        app.page(METRICS_PATH)(Metrics)
+
     worker_file = settings.data_dir / WORKER_FILE
 
     @app.task  # type: ignore[untyped-decorator]
@@ -142,6 +157,11 @@ def register_web(app: faust.App, settings: Settings, client_provider: Callable[[
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def withdraw(sender: object, **kwargs: object) -> None:
         _remove_worker_file(worker_file)
+
+
+def prometheus_text(values: Mapping[str, float]) -> str:
+    """Counters in Prometheus' text format, one `hcp_<name>` line each (names sorted)."""
+    return "".join(f"hcp_{name} {value:g}\n" for name, value in sorted(values.items()))
 
 
 def _dashboard_json(run: Runner, query: Mapping[str, str]) -> bytes:

@@ -5,6 +5,7 @@ In embedded mode this process owns the chDB directory for as long as it runs.
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from faust.worker import Worker
@@ -44,6 +45,14 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
         default_catalog(),
         province_of_topic=portals,
     )
-    register_ingest(app, settings, ingestor, ClickHouseWriter(client))
-    register_web(app, settings)
+    counters = register_ingest(app, settings, ingestor, ClickHouseWriter(client))
+    register_web(app, settings, metrics=counters.metrics)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def keep_collector_off_the_hot_path() -> None:
+        # Everything alive after start-up (catalog, lexicon, modules) is never garbage: out of the
+        # cyclic collector's sight; and young collections less often than every 700 allocations.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 50)
     Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
