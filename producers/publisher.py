@@ -82,7 +82,7 @@ class Publisher:
                 report.sent_case_events += 1
         return report
 
-    def send_unchecked(self, topic: str, key: bytes | None, value: bytes) -> None:
+    def send_unchecked(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         """Send bytes as they are, without validation: for replaying dead letters and for tests."""
         self._producer.send(topic, key=key, value=value).add_errback(_log_failure, topic)
 

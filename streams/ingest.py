@@ -33,7 +33,7 @@ from streams.tables import PartitionedTable, delivered, partition_of
 
 log = logging.getLogger(__name__)
 
-LAG_WARNING_SECONDS = 30.0  # a partition with records Kafka holds but nothing arriving this long is reported
+STALL_CHECK_SECONDS = 10.0  # a partition with lag and nothing delivered for this long is read again
 
 
 @dataclass(slots=True)
@@ -46,6 +46,7 @@ class IngestCounters:
     batches: int = 0
     duplicates: int = 0  # records handed over twice (around a rebalance): acknowledged, not processed
     gap_records: int = 0  # records Faust skipped, read from Kafka by the agent itself
+    stalls: int = 0  # partitions Faust stopped delivering or committing, sought back
     parked_total: int = 0
     released_early: int = 0  # traced after the bounded wait, without all of their case's events
     future_dated: int = 0  # events beyond the allowed clock skew: stored, but not moving the watermark
@@ -191,6 +192,7 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
 
     async def ingest_batch(taken: list[EventT[bytes]], stream: StreamT[bytes]) -> None:
         await restore_parked()
+        watchdog.arrived(taken)
         await learn_starts({(event.message.topic, event.message.partition) for event in taken})
         admission = order.admit(taken)
         messages = await with_gaps_filled(admission)
@@ -201,7 +203,12 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
             counters.duplicates += duplicates
             log.info("skipped %d records handed over again (already processed or parked)", duplicates)
         guard.check(len(messages), len(batch.dead_letters))
-        await pipeline.submit(processed, functools.partial(_acknowledge, stream, taken))
+        await pipeline.submit(processed, functools.partial(acknowledge, stream, taken))
+
+    async def acknowledge(stream: StreamT[bytes], events: Sequence[EventT[bytes]]) -> None:
+        for event in events:  # in the order taken: each partition's offsets ascend
+            await stream.ack(event)
+        watchdog.acknowledged(events)
 
     async def learn_starts(partitions: Set[SourcePartition]) -> None:
         """Where the group resumed the partitions new since the last assignment (and their case partitions)."""
@@ -270,11 +277,80 @@ def register_ingest(app: faust.App, settings: Settings, ingestor: Ingestor, writ
         restore.needed = False
         log.info("%d parked ratings restored for the partitions owned now", parking.lot.parked)
 
+    watchdog = _StallWatchdog(app, order, reader, source_topics, counters)
+    every(app, STALL_CHECK_SECONDS, watchdog.check)
     every(app, 1.0, release_parked)
     on_signal(app.on_partitions_revoked, finish_stores)
     on_signal(app.on_partitions_assigned, keep_owned)
     _register_housekeeping(app, settings, case_timelines, counters, parking, detector)
     return counters
+
+
+class _StallWatchdog:
+    """Puts Faust's consumer back on a partition it stopped delivering or committing (public seek only).
+
+    Faust's fetcher can move its read position past records it never delivered (a fetch in flight
+    while a rebalance seeks to the committed offsets), and then drops them as already read: the
+    partition has lag but nothing arrives. And a commit that lands during that seek can leave Faust's
+    own record of the committed offset behind the acknowledgements, after which it never commits the
+    partition again. Both are seen from outside: no record of a partition with lag for a whole
+    check interval, or a committed offset that stands still behind what the agent has processed.
+    The agent then seeks the partition to where it must be read again; what comes twice is a
+    duplicate, acknowledged and skipped.
+    """
+
+    def __init__(
+        self,
+        app: faust.App,
+        order: PartitionOrder[EventT[bytes]],
+        reader: SourceReader,
+        source_topics: frozenset[str],
+        counters: IngestCounters,
+    ) -> None:
+        self._app, self._order, self._reader = app, order, reader
+        self._source_topics = source_topics
+        self._counters = counters
+        self._seen: set[SourcePartition] = set()  # partitions with a record since the last check
+        self._acked: dict[SourcePartition, int] = {}  # next offset after the last one acknowledged
+        self._committed_before: dict[SourcePartition, int | None] = {}
+
+    def arrived(self, events: Sequence[EventT[bytes]]) -> None:
+        self._seen.update((event.message.topic, event.message.partition) for event in events)
+
+    def acknowledged(self, events: Sequence[EventT[bytes]]) -> None:
+        for event in events:
+            key = (event.message.topic, event.message.partition)
+            self._acked[key] = max(self._acked.get(key, 0), event.message.offset + 1)
+
+    async def check(self) -> None:
+        app = self._app
+        if app.rebalancing:
+            self._committed_before.clear()
+            self._acked.clear()  # acknowledgements before a rebalance may be discarded by it
+            return
+        owned = [tp for tp in app.consumer.assignment() if tp.topic in self._source_topics]
+        keys = [(tp.topic, tp.partition) for tp in owned]
+        committed = await until_read(functools.partial(self._reader.committed, keys), "committed offsets")
+        seen, self._seen = self._seen, set()
+        for tp, key in zip(owned, keys, strict=True):
+            taken, end = self._order.expected(key), app.consumer.highwater(tp)
+            if taken is None or end is None:
+                continue
+            before, now = self._committed_before.get(key), committed.get(key)
+            if end > taken and key not in seen:
+                log.warning("%s[%d]: %d records in Kafka after %d, none delivered; reading from there again",
+                            *key, end - taken, taken)
+                await self._seek(tp, taken)
+            elif now is not None and now == before and now < self._acked.get(key, 0):
+                # Faust commits acknowledged offsets every second; still here after a whole interval.
+                log.warning("%s[%d]: commits stopped at %d, %d acknowledged; reading from there again",
+                            *key, now, self._acked[key])
+                await self._seek(tp, now)
+        self._committed_before = committed
+
+    async def _seek(self, tp: TP, offset: int) -> None:
+        self._counters.stalls += 1
+        await self._app.consumer.seek(tp, offset)
 
 
 @dataclass(slots=True)
@@ -311,8 +387,8 @@ def _register_housekeeping(
             log.info(
                 "ingested so far: %d ratings, %d case events, %d dead letters in %d batches; "
                 "%d ratings parked for their case events (%d parked in all, %d traced after the maximum wait); "
-                "%d duplicates skipped, %d skipped records read back, %d late step observations, "
-                "%d future-dated events",
+                "%d duplicates skipped, %d skipped records read back, %d stalled partitions read again, "
+                "%d late step observations, %d future-dated events",
                 counters.ratings,
                 counters.case_events,
                 counters.dead_letters,
@@ -322,6 +398,7 @@ def _register_housekeeping(
                 counters.released_early,
                 counters.duplicates,
                 counters.gap_records,
+                counters.stalls,
                 detector.counters.late,
                 counters.future_dated,
             )
@@ -354,11 +431,6 @@ async def until_read(read: Any, what: str, attempts: int = 20) -> Any:
 def last_event_epoch(encoded: bytes) -> float:
     last = CaseTimeline.decode(encoded).last_event_at
     return last.timestamp() if last is not None else 0.0
-
-
-async def _acknowledge(stream: StreamT[bytes], events: Sequence[EventT[bytes]]) -> None:
-    for event in events:  # in the order taken: each partition's offsets ascend
-        await stream.ack(event)
 
 
 def _location(event: EventT[bytes]) -> tuple[str, int, int]:

@@ -22,6 +22,8 @@ from tests.wire import case_event, encode, rating
 
 TRUNCATED = b'{"schema": "hcp.rating/1", "rating_id": "R-9'
 WRONG_PROVINCE = encode(rating(rating_id="R-0003", province="999999"))
+NOT_UTF8 = b"\xff\xfe{"
+OVERSIZED = b" " * 70_000
 
 
 def _publish_fixture_events(settings: Settings) -> None:
@@ -44,6 +46,10 @@ def _publish_fixture_events(settings: Settings) -> None:
             assert not hasattr(publisher.publish(raw), "reason")
         publisher.send_unchecked(settings.topics["ratings"], b"C-0001", TRUNCATED)
         publisher.send_unchecked(settings.topics["ratings"], b"C-0001", WRONG_PROVINCE)
+        # What no portal should send and the worker must survive: a tombstone, no key, too big.
+        publisher.send_unchecked(settings.topics["ratings"], b"C-0001", None)
+        publisher.send_unchecked(settings.topics["cases"], None, NOT_UTF8)
+        publisher.send_unchecked(settings.topics["cases"], b"C-0001", OVERSIZED)
 
 
 def _stored(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
@@ -116,7 +122,10 @@ def test_published_events_arrive_exactly_once(
         ),
     ]
     expected_dead = [
+        ("message is 70000 bytes, larger than the 65536-byte limit", len(OVERSIZED)),
         ("not valid JSON: EOF while parsing a string at line 1 column 44", len(TRUNCATED)),
+        ("not valid UTF-8 at byte 0", len(NOT_UTF8)),
+        ("null value (a Kafka tombstone): no event to decode", 0),
         (
             "province: Value error, unknown province code '999999' (expected a GB/T 2260 province, e.g. 310000) "
             "(got '999999')",
@@ -128,11 +137,16 @@ def test_published_events_arrive_exactly_once(
     assert stored["case_events"] == expected_case_events
     assert stored["dead_letters"] == expected_dead
 
-    letters = sorted(_dead_letter_topic(settings, 2))
-    assert [value for value, _ in letters] == sorted([TRUNCATED, WRONG_PROVINCE])
-    for _, headers in letters:
-        assert headers["hcp-source-topic"] == settings.topics["ratings"].encode()
-        assert headers["hcp-reason"].decode() in {reason for reason, _ in expected_dead}
+    letters = _dead_letter_topic(settings, 5)
+    by_reason = {headers["hcp-reason"].decode(): (value, headers["hcp-source-topic"].decode()) for value, headers in letters}
+    ratings_topic, cases_topic = settings.topics["ratings"], settings.topics["cases"]
+    assert by_reason == {  # the original bytes (a tombstone stays null) and where they came from
+        expected_dead[0][0]: (OVERSIZED, cases_topic),
+        expected_dead[1][0]: (TRUNCATED, ratings_topic),
+        expected_dead[2][0]: (NOT_UTF8, cases_topic),
+        expected_dead[3][0]: (None, ratings_topic),
+        expected_dead[4][0]: (WRONG_PROVINCE, ratings_topic),
+    }
 
     # A second consumer group replays every message into the same ClickHouse: nothing doubles.
     replay_settings = settings.with_changes(consumer_group=settings.consumer_group + "-replay")
