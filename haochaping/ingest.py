@@ -213,7 +213,7 @@ class Ingestor:
         now: list[tuple[RatingEvent, Message]] = []
         for rating, message in ratings:
             at = rating.rated_at.timestamp()
-            if rating.case_id is not None and parking.lot.must_park(message, at, parking.clock):
+            if parking.lot.must_park(message, at, parking.clock, has_case=rating.case_id is not None):
                 batch.parked.append(parking.lot.park(message, at))
             else:
                 now.append((rating, message))

@@ -99,9 +99,12 @@ class ParkingLot:
         heads = [queue[0].rated_at for (_topic, number), queue in self._queues.items() if number == partition and queue]
         return min(heads, default=None)
 
-    def must_park(self, message: Message, rated_at: float, progress: CaseProgress) -> bool:
+    def must_park(self, message: Message, rated_at: float, progress: CaseProgress, has_case: bool = True) -> bool:
+        """Behind an earlier parked rating of its partition always (even one without a case, such as
+        a 12345 hotline rating: stored first, it would make the writer drop the earlier ones as
+        replays); otherwise when its case's events have not been read up to its time."""
         queue = self._queues.get((message.topic, message.partition))
-        return bool(queue) or not progress.covers(message.partition, rated_at)
+        return bool(queue) or (has_case and not progress.covers(message.partition, rated_at))
 
     def park(self, message: Message, rated_at: float) -> ParkedRating:
         rating = ParkedRating(message, rated_at, self.clock())

@@ -55,6 +55,15 @@ def test_later_ratings_of_a_partition_park_behind_the_first_so_offsets_stay_in_o
     assert [parked.message.offset for parked in batch.parked] == [7, 8]
 
 
+def test_a_rating_without_a_case_parks_behind_a_parked_one_of_its_partition() -> None:
+    parking, _clock = _parking()
+    ingestor = Ingestor(TOPICS, b"k", default_catalog())
+    hotline = Message("t.ratings", 2, 8, None, encode(rating(rating_id="R-8", case_id=None, channel="hotline")))
+    assert [parked.message.offset for parked in ingestor.process([_rating(7), hotline], {}, parking).parked] == [7, 8]
+    alone = Message("t.ratings", 3, 0, None, encode(rating(rating_id="R-9", case_id=None, channel="hotline")))
+    assert ingestor.process([alone], {}, parking).ratings == 1  # nothing parked in its partition: traced now
+
+
 def test_caught_up_partitions_trace_at_once() -> None:
     parking, _clock = _parking(caught_up=True)
     batch = Ingestor(TOPICS, b"k", default_catalog()).process([_rating(7)], {}, parking)
