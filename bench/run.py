@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -139,6 +140,45 @@ def child(module: str, *args: str, timeout: float = 1800, env: dict[str, str] | 
         raise RuntimeError(f"{module} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+class Ownership:
+    """Polls each worker's /hcp/health in a thread: when did every worker own source partitions at once?"""
+
+    def __init__(self, workers: list[Worker], topic: str, interval: float = 0.25) -> None:
+        self.workers = workers
+        self.topic = topic
+        self.interval = interval
+        self.samples: list[tuple[float, bool]] = []  # (perf_counter, every worker owned a partition)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def finish(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            owning = []
+            for worker in self.workers:
+                try:
+                    owning.append(bool(worker.assigned().get(self.topic)))
+                except (OSError, ValueError):
+                    owning.append(False)
+            self.samples.append((time.perf_counter(), all(owning)))
+            self._stop.wait(self.interval)
+
+    def all_owning(self, start: float, end: float) -> float:
+        """Seconds within [start, end] for which the samples say every worker owned partitions."""
+        total = 0.0
+        for (at, yes), (after, _) in zip(self.samples, [*self.samples[1:], (end, False)], strict=True):
+            if yes:
+                total += max(0.0, min(after, end) - max(at, start))
+        return total
 
 
 class Bench:
@@ -288,9 +328,12 @@ class Bench:
                 workers.append(Worker(own, base / f"worker-{number}.log"))
             for worker in workers:
                 worker.start()
+            ownership = Ownership(workers, shared.topics["ratings"])
             try:
                 ready = [worker.wait_ready() for worker in workers]
+                ownership.start()
                 drained = workers[0].wait_drained(timeout=3600, peers=tuple(workers[1:]))
+                ownership.finish()
                 assigned = [worker.assigned() for worker in workers]
                 rss = [worker.peak_rss_mb() for worker in workers]
             except Stalled as error:
@@ -299,6 +342,7 @@ class Bench:
                 say(f"{count} worker(s) over HTTP STALLED: {error}; logs kept in {kept}")
                 return float("nan"), {"stalled": True, "lag": error.lag, "log": str(kept)}
             finally:
+                ownership.finish()
                 for worker in workers:
                     worker.stop()
             counts = row_counts(shared.clickhouse)
@@ -316,6 +360,8 @@ class Bench:
         detail: dict[str, object] = {
             "seconds_from_first_ready": seconds,
             "seconds_from_last_ready": drained - max(ready),
+            # How long every worker owned source partitions at once (polled every 0.25 s).
+            "seconds_all_owning": ownership.all_owning(min(ready), drained),
             "ratings_partitions_per_worker": owned,
             "rows": counts,
             "worker_peak_rss_mb": rss,
@@ -532,10 +578,14 @@ def render(bench: Bench, other: dict[str, object], sizes: Sizes, elapsed: float)
             " + ".join(",".join(map(str, parts)) or "none" for parts in x["ratings_partitions_per_worker"])  # type: ignore[attr-defined]
             for x in two_extra
         )
+        split = "; ".join(
+            f"{float(x['seconds_all_owning']):.1f} of {float(x['seconds_from_first_ready']):.1f} s"  # type: ignore[arg-type]
+            for x in two_extra
+        )
         add(
-            "workers over HTTP: the test-only HTTP front over chDB (tests/integration/clickhouse_http.py, one "
-            f"statement at a time), a fresh one per run; clock from the first worker's web server; ratings "
-            f"partitions per worker at the end: {owned}"
+            "2 workers over HTTP: the test-only HTTP front over chDB (tests/integration/clickhouse_http.py, one "
+            f"statement at a time), a fresh one per run; clock from the first worker's web server; both workers "
+            f"owned partitions for {split}; ratings partitions per worker at the end: {owned}"
         )
     for latency in latencies:
         add(
