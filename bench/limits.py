@@ -108,7 +108,7 @@ def insert(directory: str, events: int, batch_max: int = 10_000) -> dict[str, fl
 
 
 def trivial_faust(expected: int) -> NoReturn:
-    """The trivial Faust agent (module docstring); returns its figures once EXPECTED events are acknowledged."""
+    """The trivial Faust agent (module docstring): prints its figures once EXPECTED events are acknowledged."""
     from faust.worker import Worker
 
     from haochaping.settings import Settings
