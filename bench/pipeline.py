@@ -1,6 +1,7 @@
 """The real pipeline under measurement: `hcp worker` as a child process, exactly as operators run it.
 
     python -m bench.pipeline verify CHDB_DIR     rows per table, once the worker has stopped
+    python -m bench.pipeline verify http://…     the same through a ClickHouse server URL
 
 In embedded mode only the worker may open its chDB directory while it runs, so the bench
 never opens it then: "stored" is read from the consumer group's committed offsets (the worker
@@ -78,10 +79,13 @@ class Worker:
                 raise RuntimeError(f"worker not ready after {timeout} s:\n{self.log_tail()}")
             time.sleep(0.05)
 
-    def wait_drained(self, timeout: float, poll: float = 0.2, stall_seconds: float = 120.0) -> float:
+    def wait_drained(
+        self, timeout: float, poll: float = 0.2, stall_seconds: float = 120.0, peers: tuple[Worker, ...] = ()
+    ) -> float:
         """Until the group's lag is zero (everything stored); returns perf_counter() then.
 
         Raises Stalled when the lag has not moved for `stall_seconds` while the worker runs.
+        `peers`: other workers of the same consumer group, which must keep running too.
         """
         from kafka.errors import KafkaError
 
@@ -90,7 +94,8 @@ class Worker:
         deadline = time.monotonic() + timeout
         last_lag, last_change = -1, time.monotonic()
         while True:
-            self._alive()
+            for worker in (self, *peers):
+                worker._alive()
             try:
                 lag = consumer_lag(self.settings)
             except KafkaError as error:  # e.g. the group coordinator not elected yet on a fresh broker
@@ -116,6 +121,13 @@ class Worker:
             rows: list[list[object]] = json.loads(response.read())["rows"]
             return rows
 
+    def assigned(self) -> dict[str, list[int]]:
+        """Partitions this worker consumes now, per topic (from its /hcp/health)."""
+        url = f"http://127.0.0.1:{self.settings.web_port}/hcp/health"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assigned: dict[str, list[int]] = json.loads(response.read()).get("assigned", {})
+            return assigned
+
     def peak_rss_mb(self) -> float:
         assert self.process is not None
         return peak_rss_mb(self.process.pid)
@@ -135,8 +147,11 @@ class Worker:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def row_counts(directory: Path) -> dict[str, int]:
-    """Rows per table, from a separate process (the worker must have stopped)."""
+def row_counts(directory: Path | str) -> dict[str, int]:
+    """Rows per table, from a separate process (in embedded mode the worker must have stopped).
+
+    `directory`: a chDB directory, or a ClickHouse server URL (http://…).
+    """
     output = subprocess.run(
         [sys.executable, "-m", "bench.pipeline", "verify", str(directory)],
         cwd=ROOT,
@@ -247,7 +262,8 @@ def measure_latency(
 def _verify(directory: str) -> int:
     from sinks.clickhouse import connect
 
-    client = connect(f"chdb://{directory}", owner="bench verify")
+    url = directory if directory.startswith(("http://", "https://")) else f"chdb://{directory}"
+    client = connect(url, owner="bench verify")
     tables = ("ratings", "case_events", "attributions", "case_steps", "step_observations", "dead_letters")
     counts = {table: int(client.query(f"SELECT count() FROM {table}").result_rows[0][0]) for table in tables}
     counts["rated_attributions"] = int(client.query("SELECT uniqExact(rating_id) FROM attributions").result_rows[0][0])

@@ -1,22 +1,27 @@
 """`make bench`: the pipeline against its limits and a hand-written peer, in one run, one table.
 
-    .venv/bin/python bench/run.py            full sizes (15-25 minutes on 2 cores)
-    .venv/bin/python bench/run.py --smoke    tiny sizes, one repetition, no warm-up (< 60 s)
+    .venv/bin/python bench/run.py            full sizes (25-40 minutes on 2 cores)
+    .venv/bin/python bench/run.py --smoke    tiny sizes, one repetition, no warm-up (~1.5 min)
 
 It starts its own Kafka broker (infra/kafka/kafka.sh, on --kafka-port, state in a temp dir),
 pre-loads one backlog of simulated traffic, and then takes every figure in the same run,
 round-robin per repetition so that noise from other processes falls on all of them alike:
 
 - raw consumer   aiokafka draining the backlog's topics, no processing            (messages/s)
+- trivial agent  a Faust app with the worker's settings, one agent acking every event (messages/s)
 - raw insert     clickhouse-connect inserting the backlog's ratings and case-event rows (rows/s)
 - peer           kafka-python + pydantic + batched inserts, commit after insert   (messages/s)
 - core           Ingestor.process in one process, no Kafka, no ClickHouse        (events/s)
 - pipeline       the real `hcp worker` draining the backlog until the committed lag is 0 (events/s)
+- 1 / 2 workers  the same with a ClickHouse server URL (the test-only HTTP front over chDB,
+                 tests/integration/clickhouse_http.py): one worker, then two in one group, each
+                 on fresh topics, the backlog published once the group has settled       (events/s)
 - latency        publish → attribution row queryable (through the worker's /sql), at a steady rate
 - memory         peak RSS of N encoded case timelines (the timeline table's payload)
 
 Every ClickHouse is a fresh embedded (chDB) directory in the temp dir; each measurement that
-opens one runs in its own process. Nothing outside the temp dir is touched.
+opens one runs in its own process (the 1 / 2-worker rows: the HTTP front's process owns it).
+Nothing outside the temp dir is touched.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -44,8 +50,16 @@ if str(ROOT) not in sys.path:
 from bench import workload  # noqa: E402
 from bench.pipeline import Stalled, Worker, measure_latency, row_counts  # noqa: E402
 from haochaping.settings import Settings  # noqa: E402
+from tests.integration.clickhouse_endpoint import ClickHouseEndpoint  # noqa: E402
 
 KAFKA = ROOT / "infra" / "kafka" / "kafka.sh"
+
+RAW = "raw consumer (aiokafka)"
+TRIVIAL = "trivial Faust agent"
+PEER = "hand-written peer"
+PIPELINE = "pipeline (hcp worker)"
+ONE_HTTP = "1 worker, ClickHouse over HTTP"
+TWO_HTTP = "2 workers, ClickHouse over HTTP"
 
 
 @dataclass(frozen=True)
@@ -113,12 +127,12 @@ class Broker:
         subprocess.run([str(KAFKA), "stop"], env=self.env, check=False)
 
 
-def child(module: str, *args: str, timeout: float = 1800) -> dict[str, object]:
+def child(module: str, *args: str, timeout: float = 1800, env: dict[str, str] | None = None) -> dict[str, object]:
     """Run `python -m module args` from the repository; its last stdout line is JSON."""
     done = subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -127,6 +141,108 @@ def child(module: str, *args: str, timeout: float = 1800) -> dict[str, object]:
         raise RuntimeError(f"{module} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def distinct_free_ports(count: int) -> list[int]:
+    """`count` different free ports (free_port alone may return the same one twice)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+# Worker log lines that mark a pause in the drain (streams/ingest.py, Faust's recovery).
+RECOVERY_LOG_LINES = {
+    "rebalances": "] generation id ",
+    "gap seeks": "seeking back to it",
+    "quiet-partition seeks": "but nothing came after",
+    "commit-stall seeks": "Faust's commits stopped at",
+}
+
+
+def recovery_counts(workers: list[Worker]) -> dict[str, int]:
+    """How often each of RECOVERY_LOG_LINES appears in the workers' logs so far."""
+    texts = [worker.log_path.read_text(errors="replace") for worker in workers]
+    return {what: sum(text.count(line) for text in texts) for what, line in RECOVERY_LOG_LINES.items()}
+
+
+def recovered(worker: Worker) -> bool:
+    """Whether Faust finished its last rebalance in this worker (its log says so after the last generation)."""
+    text = worker.log_path.read_text(errors="replace")
+    last = text.rfind("] generation id ")
+    return last >= 0 and "Recovery]: Worker ready" in text[last:]
+
+
+def wait_split(workers: list[Worker], settings: Settings, timeout: float) -> None:
+    """Until the workers' assignments of the source topics are disjoint, non-empty and cover every
+    partition, and every worker has finished recovering from that rebalance (Faust seeks the
+    stream partitions at its end: records published before that seek are found as gaps)."""
+    every = set(range(settings.partitions))
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            owned = [worker.assigned() for worker in workers]
+        except (OSError, ValueError):
+            owned = []
+        if owned and all(recovered(worker) for worker in workers):
+            by_topic = [{topic: set(parts) for topic, parts in each.items()} for each in owned]
+            numbers = [mine.get(settings.topics["ratings"], set()) for mine in by_topic]
+            if (
+                all(numbers)
+                and set().union(*numbers) == every
+                and sum(map(len, numbers)) == len(every)
+                # co-partitioned: each worker owns the same numbers of every source topic
+                and all(
+                    mine.get(topic, set()) == own
+                    for mine, own in zip(by_topic, numbers, strict=True)
+                    for topic in settings.source_topics
+                )
+            ):
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the workers did not split the partitions in {timeout:.0f} s: {owned}")
+        time.sleep(0.25)
+
+
+class Ownership:
+    """Polls each worker's /hcp/health in a thread: when did every worker own source partitions at once?"""
+
+    def __init__(self, workers: list[Worker], topic: str, interval: float = 0.25) -> None:
+        self.workers = workers
+        self.topic = topic
+        self.interval = interval
+        self.samples: list[tuple[float, bool]] = []  # (perf_counter, every worker owned a partition)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def finish(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            owning = []
+            for worker in self.workers:
+                try:
+                    owning.append(bool(worker.assigned().get(self.topic)))
+                except (OSError, ValueError):
+                    owning.append(False)
+            self.samples.append((time.perf_counter(), all(owning)))
+            self._stop.wait(self.interval)
+
+    def all_owning(self, start: float, end: float) -> float:
+        """Seconds within [start, end] for which the samples say every worker owned partitions."""
+        total = 0.0
+        for (at, yes), (after, _) in zip(self.samples, [*self.samples[1:], (end, False)], strict=True):
+            if yes:
+                total += max(0.0, min(after, end) - max(at, start))
+        return total
 
 
 class Bench:
@@ -138,11 +254,14 @@ class Bench:
         self.counter = 0
         self.backlog = self.settings("backlog")
         self.samples: dict[str, Samples] = {
-            "raw consumer (aiokafka)": Samples("msg/s"),
+            RAW: Samples("msg/s"),
+            TRIVIAL: Samples("msg/s"),
             "raw insert (clickhouse-connect)": Samples("rows/s"),
-            "hand-written peer": Samples("msg/s"),
+            PEER: Samples("msg/s"),
             "pipeline core, in-process": Samples("events/s"),
-            "pipeline (hcp worker)": Samples("events/s"),
+            PIPELINE: Samples("events/s"),
+            ONE_HTTP: Samples("events/s"),
+            TWO_HTTP: Samples("events/s"),
         }
 
     def settings(self, name: str) -> Settings:
@@ -168,6 +287,17 @@ class Bench:
     def raw_consumer(self) -> tuple[float, dict[str, object]]:
         topics = self.backlog.topics
         result = child("bench.limits", "consume", self.bootstrap, topics["ratings"], topics["cases"])
+        assert result["messages"] == self.sizes.events, result
+        return float(result["per_second"]), result  # type: ignore[arg-type]
+
+    def trivial_agent(self) -> tuple[float, dict[str, object]]:
+        """A Faust app built by the worker's create_app from the pipeline row's settings, one acking agent."""
+        settings = self.backlog.with_changes(
+            consumer_group=f"bench-{self.run_id}-trivial-{self.counter}",
+            data_dir=self.fresh_dir("trivial"),
+            web_port=free_port(),
+        )
+        result = child("bench.limits", "faust", str(self.sizes.events), env=settings.to_env(), timeout=900)
         assert result["messages"] == self.sizes.events, result
         return float(result["per_second"]), result  # type: ignore[arg-type]
 
@@ -229,6 +359,110 @@ class Bench:
         }
         return self.sizes.events / seconds, detail
 
+    def workers_over_http(self, count: int) -> tuple[float, dict[str, object]]:
+        """`count` workers in one consumer group writing to one ClickHouse server URL.
+
+        In embedded mode one chDB directory belongs to one process, so the workers share the
+        tests' HTTP front over real chDB (tests/integration/clickhouse_http.py), a fresh one per
+        measurement. The schema is applied and the topics are created before the workers start
+        (two workers migrating one fresh database at once would race). The workers start on
+        fresh, empty topics; once every one of them owns source partitions (for two: a split
+        covering every partition) the bench publishes the backlog's events to those topics, and
+        the clock runs from the first publish to the group's committed lag 0. So the figure is
+        the drain of workers already in a settled group, without start-up, join or rebalance,
+        for one and for two workers alike (two workers joining while the backlog is already
+        there can stall: docs/benchmarks.md, Scale-out).
+        """
+        base = self.fresh_dir(f"http{count}")
+        endpoint = ClickHouseEndpoint(base / "clickhouse", free_port(), base / "clickhouse-http.log")
+        endpoint.start()
+        workers: list[Worker] = []
+        try:
+            # Fresh topics for every measurement: the backlog is published to them below.
+            name = f"http{count}-{self.counter}"
+            shared = self.settings(name).with_changes(clickhouse_url=endpoint.url, data_dir=base)
+            from producers.topics import ensure_topics
+            from sinks.clickhouse import connect
+            from sinks.schema import apply_migrations
+
+            client = connect(shared.clickhouse, owner="bench schema")
+            try:
+                apply_migrations(client)
+            finally:
+                client.close()
+            ensure_topics(shared)
+            ports = distinct_free_ports(count)
+            for number in range(count):
+                own = shared.with_changes(data_dir=base / f"worker-{number}", web_port=ports[number])
+                own.data_dir.mkdir()
+                workers.append(Worker(own, base / f"worker-{number}.log"))
+            for worker in workers:
+                worker.start()
+            ownership = Ownership(workers, shared.topics["ratings"])
+            try:
+                for worker in workers:
+                    worker.wait_ready()
+                wait_split(workers, shared, timeout=180)
+                ownership.start()
+                before = recovery_counts(workers)
+                started = time.perf_counter()
+                publish_seconds = workload.preload(shared, self.records)
+                drained = workers[0].wait_drained(timeout=3600, peers=tuple(workers[1:]))
+                after = recovery_counts(workers)  # before stopping: a worker leaving is a rebalance
+                ownership.finish()
+                assigned = [worker.assigned() for worker in workers]
+                rss = [worker.peak_rss_mb() for worker in workers]
+            except Stalled as error:
+                kept = self.keep_logs(base, f"stalled-http{count}")
+                say(f"{count} worker(s) over HTTP STALLED: {error}; logs kept in {kept}")
+                return float("nan"), {"stalled": True, "lag": error.lag, "log": str(kept)}
+            except Exception:
+                say(f"{count} worker(s) over HTTP failed; logs kept in {self.keep_logs(base, f'failed-http{count}')}")
+                raise
+            finally:
+                ownership.finish()
+                for worker in workers:
+                    worker.stop()
+            counts = row_counts(shared.clickhouse)
+        finally:
+            endpoint.stop()
+        expected = self.expected
+        if counts["ratings"] != expected["rating"] or counts["case_events"] != expected["case"]:
+            tails = "\n".join(worker.log_tail() for worker in workers)
+            raise RuntimeError(f"{count} worker(s) over HTTP stored {counts}, expected {expected}:\n{tails}")
+        ratings_topic = shared.topics["ratings"]
+        owned = [sorted(parts.get(ratings_topic, [])) for parts in assigned]
+        seconds = drained - started
+        all_owning = ownership.all_owning(started, drained)
+        if all_owning < 0.9 * seconds:
+            say(f"{count} worker(s) over HTTP: a worker owned no partition for part of the drain ({owned} at the end)")
+        # The worker's own recovery paths (a rebalance, records missing before a partition's
+        # first offset, a partition gone quiet) during the drain: each is a pause in it.
+        recoveries = {what: after[what] - before[what] for what in after if after[what] != before[what]}
+        detail: dict[str, object] = {
+            "seconds_from_first_publish": seconds,
+            "publish_seconds": publish_seconds,
+            # How long every worker owned source partitions at once (polled every 0.25 s).
+            "seconds_all_owning": all_owning,
+            "ratings_partitions_per_worker": owned,
+            "recoveries": recoveries,
+            "rows": counts,
+            "worker_peak_rss_mb": rss,
+        }
+        return self.sizes.events / seconds, detail
+
+    def keep_logs(self, base: Path, what: str) -> Path:
+        """Copy the logs under `base` (not ClickHouse or Faust state) next to the temp dir."""
+        kept = self.work.parent / f"hcp-bench-{what}-{self.run_id}-{self.counter}"
+        shutil.copytree(base, kept, ignore=shutil.ignore_patterns("clickhouse", "faust"), dirs_exist_ok=True)
+        return kept
+
+    def one_worker_http(self) -> tuple[float, dict[str, object]]:
+        return self.workers_over_http(1)
+
+    def two_workers_http(self) -> tuple[float, dict[str, object]]:
+        return self.workers_over_http(2)
+
     def latency(self, rate: float) -> dict[str, object]:
         sizes = self.sizes
         settings = self.settings(f"latency{rate:.0f}")
@@ -268,6 +502,7 @@ class Bench:
     def prepare(self) -> None:
         say(f"simulating {self.sizes.events:,} events (cases_per_hour={workload.CASES_PER_HOUR})")
         records = workload.simulated(self.sizes.events)
+        self.records = records  # published again for the 1 / 2-worker rows
         ratings = sum(r.kind == "rating" for r in records)
         self.expected = {"rating": ratings, "case": len(records) - ratings}
         self.negatives = sum(r.negative for r in records)
@@ -278,11 +513,14 @@ class Bench:
     def run(self) -> dict[str, object]:
         self.prepare()
         steps: list[tuple[str, Callable[[], tuple[float, dict[str, object]]]]] = [
-            ("raw consumer (aiokafka)", self.raw_consumer),
+            (RAW, self.raw_consumer),
+            (TRIVIAL, self.trivial_agent),
             ("raw insert (clickhouse-connect)", self.raw_insert),
-            ("hand-written peer", self.peer),
+            (PEER, self.peer),
             ("pipeline core, in-process", self.core),
-            ("pipeline (hcp worker)", self.pipeline),
+            (PIPELINE, self.pipeline),
+            (ONE_HTTP, self.one_worker_http),
+            (TWO_HTTP, self.two_workers_http),
         ]
         rounds = ([False] if self.sizes.warmup else []) + [True] * self.sizes.repetitions
         for number, recorded in enumerate(rounds, start=1):
@@ -343,6 +581,28 @@ def render(bench: Bench, other: dict[str, object], sizes: Sizes, elapsed: float)
     header = f"{'measurement':<36} {'unit':<9} {'median':>10} {'min–max':>19} {'n':>3}"
     add(header)
     add("-" * len(header))
+    trivial_extra = bench.samples[TRIVIAL].extra
+    pipeline_extra = [x for x in bench.samples[PIPELINE].extra if not x.get("stalled")]
+    two_extra = [x for x in bench.samples[TWO_HTTP].extra if not x.get("stalled")]
+    rows_rate = [float(x["rows_per_second"]) for x in pipeline_extra]  # type: ignore[arg-type]
+    # Rows below their measurement: (label, unit, values).
+    below: dict[str, list[tuple[str, str, list[float]]]] = {
+        TRIVIAL: [
+            (
+                "  trivial agent, clock from app up",
+                "msg/s",
+                [float(x["messages"]) / float(x["seconds_from_app_start"]) for x in trivial_extra],  # type: ignore[arg-type]
+            )
+        ],
+        PIPELINE: [
+            ("  pipeline, all tables", "rows/s", rows_rate),
+            (
+                "  pipeline incl. worker start-up",
+                "events/s",
+                [sizes.events / float(x["seconds_from_start"]) for x in pipeline_extra],  # type: ignore[arg-type]
+            ),
+        ],
+    }
     medians: dict[str, float] = {}
     stalled = 0
     for name, samples in bench.samples.items():
@@ -352,17 +612,8 @@ def render(bench: Bench, other: dict[str, object], sizes: Sizes, elapsed: float)
         medians[name] = median
         count = f"{len(values)}" if len(values) == len(samples.values) else f"{len(values)}/{len(samples.values)}"
         add(f"{name:<36} {samples.unit:<9} {median:>10,.0f} {spread(values):>19} {count:>3}")
-    pipeline_extra = [x for x in bench.samples["pipeline (hcp worker)"].extra if not x.get("stalled")]
-    rows_rate = [float(x["rows_per_second"]) for x in pipeline_extra]  # type: ignore[arg-type]
-    add(
-        f"{'  pipeline, all tables':<36} {'rows/s':<9} {med(rows_rate):>10,.0f} "
-        f"{spread(rows_rate):>19} {len(rows_rate):>3}"
-    )
-    from_start = [sizes.events / float(x["seconds_from_start"]) for x in pipeline_extra]  # type: ignore[arg-type]
-    add(
-        f"{'  pipeline incl. worker start-up':<36} {'events/s':<9} {med(from_start):>10,.0f} "
-        f"{spread(from_start):>19} {len(from_start):>3}"
-    )
+        for label, unit, extra in below.get(name, []):
+            add(f"{label:<36} {unit:<9} {med(extra):>10,.0f} {spread(extra):>19} {len(extra):>3}")
 
     latencies = other["latency"]
     assert isinstance(latencies, list)
@@ -388,14 +639,42 @@ def render(bench: Bench, other: dict[str, object], sizes: Sizes, elapsed: float)
         f"{spread(worker_rss):>19} {len(worker_rss):>3}"
     )
     add("")
-    pipe = medians["pipeline (hcp worker)"]
-    add("ratios (medians):")
-    add(f"  pipeline ÷ raw consumer        {pipe / medians['raw consumer (aiokafka)']:.3f}")
-    add(f"  pipeline ÷ hand-written peer   {pipe / medians['hand-written peer']:.3f}")
-    add(f"  pipeline ÷ in-process core     {pipe / medians['pipeline core, in-process']:.3f}")
+    pipe, trivial, peer, raw = medians[PIPELINE], medians[TRIVIAL], medians[PEER], medians[RAW]
     insert = medians["raw insert (clickhouse-connect)"]
-    add(f"  pipeline rows/s ÷ raw insert   {med(rows_rate) / insert:.3f}")
+    add("ratios (medians):")
+    for label, ratio in (
+        ("pipeline ÷ trivial Faust agent", pipe / trivial),
+        ("pipeline ÷ hand-written peer", pipe / peer),
+        ("trivial Faust agent ÷ hand-written peer", trivial / peer),
+        ("pipeline ÷ raw consumer", pipe / raw),
+        ("trivial Faust agent ÷ raw consumer", trivial / raw),
+        ("hand-written peer ÷ raw consumer", peer / raw),
+        ("pipeline ÷ in-process core", pipe / medians["pipeline core, in-process"]),
+        ("pipeline rows/s ÷ raw insert", med(rows_rate) / insert),
+        ("2 workers ÷ 1 worker (ClickHouse over HTTP)", medians[TWO_HTTP] / medians[ONE_HTTP]),
+    ):
+        add(f"  {label:<44} {ratio:.3f}")
     add("")
+    if two_extra:
+        owned = "; ".join(
+            " + ".join(",".join(map(str, parts)) or "none" for parts in x["ratings_partitions_per_worker"])  # type: ignore[attr-defined]
+            for x in two_extra
+        )
+        split = "; ".join(
+            f"{float(x['seconds_all_owning']):.1f} of {float(x['seconds_from_first_publish']):.1f} s"  # type: ignore[arg-type]
+            for x in two_extra
+        )
+        publish = "; ".join(f"{float(x['publish_seconds']):.1f} s" for x in two_extra)  # type: ignore[arg-type]
+        add(
+            "1 / 2 workers over HTTP: the test-only HTTP front over chDB (tests/integration/clickhouse_http.py, one "
+            "statement at a time), a fresh one per run; the workers start on empty topics, the backlog is published "
+            f"once they own their partitions (publishing took {publish}), clock first publish → lag 0; both of the "
+            f"2 workers owned partitions for {split}; ratings partitions per worker at the end: {owned}"
+        )
+        for row, extra in ((ONE_HTTP, bench.samples[ONE_HTTP].extra), (TWO_HTTP, two_extra)):
+            seen = [x.get("recoveries") for x in extra if x.get("recoveries")]
+            if seen:
+                add(f"  {row}, pauses during the drain (worker logs): " + "; ".join(json.dumps(x) for x in seen))
     for latency in latencies:
         add(
             f"latency @ {latency['publish_rate']:,.0f} ev/s: {latency['negatives']} negative ratings in "
@@ -412,7 +691,7 @@ def render(bench: Bench, other: dict[str, object], sizes: Sizes, elapsed: float)
     )
     if stalled:
         add(
-            f"STALLED: {stalled} pipeline repetition(s) stopped making progress (committed lag unchanged for "
+            f"STALLED: {stalled} worker repetition(s) stopped making progress (committed lag unchanged for "
             "120 s) and are left out of the medians; see the kept worker log(s)"
         )
     counts = pipeline_extra[-1]["rows"] if pipeline_extra else {}
@@ -472,7 +751,7 @@ def _kafka_version() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition, no warm-up (< 60 s)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition, no warm-up (~1.5 min)")
     parser.add_argument(
         "--kafka-port",
         type=int,
@@ -494,6 +773,9 @@ def main() -> int:
     sizes = Sizes(**{**sizes.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
 
     work = Path(tempfile.mkdtemp(prefix="hcp-bench-"))
+    # Children's temp files (e.g. the HTTP front's insert spool) go with the temp dir too.
+    (work / "tmp").mkdir()
+    os.environ["TMPDIR"] = str(work / "tmp")
     broker = Broker(args.kafka_port or free_port_pair(), work / "kafka")
     started = time.perf_counter()
     try:
