@@ -17,7 +17,8 @@ round-robin per repetition so that noise from other processes falls on all of th
                  tests/integration/clickhouse_http.py): one worker, then two in one group, each
                  on fresh topics, the backlog published once the group has settled       (events/s)
 - latency        publish → attribution row queryable (through the worker's /sql), at a steady rate
-- memory         peak RSS of N encoded case timelines (the timeline table's payload)
+- memory         peak RSS of a real `hcp worker` holding N live case timelines (recovered from the
+                 changelog), against the same worker with an empty table
 
 Every ClickHouse is a fresh embedded (chDB) directory in the temp dir; each measurement that
 opens one runs in its own process (the 1 / 2-worker rows: the HTTP front's process owns it).
@@ -495,7 +496,7 @@ class Bench:
         return result
 
     def memory(self) -> dict[str, object]:
-        return child("bench.memory", "--cases", str(self.sizes.memory_cases))
+        return child("bench.memory", "--cases", str(self.sizes.memory_cases), "--bootstrap", self.bootstrap)
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -631,7 +632,7 @@ def render(bench: Bench, other: dict[str, object], sizes: Sizes, elapsed: float)
             add(f"{name:<36} {'ms':<9} {median:>10,.0f} {spread(values):>19} {len(values):>3}")
     memory = other["memory"]
     assert isinstance(memory, dict)
-    label = f"memory, {int(memory['cases']):,} timelines"
+    label = f"worker peak RSS, {int(memory['cases']):,} timelines"
     add(f"{label:<36} {'MiB RSS':<9} {float(memory['peak_rss_mb']):>10,.0f} {'-':>19} {1:>3}")
     worker_rss = [float(x["worker_peak_rss_mb"]) for x in pipeline_extra]  # type: ignore[arg-type]
     add(
@@ -687,7 +688,7 @@ def render(bench: Bench, other: dict[str, object], sizes: Sizes, elapsed: float)
         f"memory: {float(memory['bytes_per_case']):.0f} B/case encoded (key + value, "
         f"{float(memory['events_per_case']):.1f} events/case), payload {float(memory['payload_mb']):,.0f} MiB, "
         f"process baseline {float(memory['baseline_rss_mb']):,.0f} MiB, table adds "
-        f"{float(memory['table_rss_mb']):,.0f} MiB — the table's payload in one process, not a whole worker"
+        f"{float(memory['table_rss_mb']):,.0f} MiB — peak RSS of a real worker with the table recovered, idle"
     )
     if stalled:
         add(
