@@ -88,7 +88,9 @@ class IngestAgent:
         self.traced_until: dict[int, float] = {}  # rating partition number -> newest rating time traced
         self.pipeline = StorePipeline(self._store)
         self.restore_needed = True  # parked ratings are read from the table before the next batch
-        self.watchdog = StallWatchdog(app, self.order, self.reader, self.source_topics, self._count_stall)
+        self.watchdog = StallWatchdog(
+            app, self.order, self.reader, self.source_topics, self._count_stall, lambda: self.pipeline.storing
+        )
 
     def register(self) -> IngestCounters:
         app = self.app

@@ -48,6 +48,10 @@ class StorePipeline:
         if acknowledge is not None:
             await acknowledge()
 
+    @property
+    def storing(self) -> bool:
+        return self._pending is not None and not self._pending.done()
+
     async def drain(self) -> None:
         pending, self._pending = self._pending, None
         if pending is not None:

@@ -46,10 +46,12 @@ class StallWatchdog:
     while a rebalance seeks to the committed offsets), and then drops them as already read: the
     partition has lag but nothing arrives. And a commit that lands during that seek can leave Faust's
     own record of the committed offset behind the acknowledgements, after which it never commits the
-    partition again. Both are seen from outside: no record of a partition with lag for a whole
-    check interval, or a committed offset that stands still behind what the agent has processed.
-    The agent then seeks the partition to where it must be read again; what comes twice is a
-    duplicate, acknowledged and skipped.
+    partition again. Both are seen from outside: nothing at all delivered for a whole check interval
+    (after something was) while a partition has lag, or a committed offset that stands still behind
+    what the agent has acknowledged. The watchdog then seeks the partition, in the consumer's own
+    thread (`seek_wait`: a seek from the event loop races the fetcher), to where it must be read
+    again; what comes twice is a duplicate, acknowledged and skipped. A partition starved while
+    others flow is not taken for a stall (a backlog delivers partitions unevenly).
     """
 
     def __init__(
@@ -59,16 +61,20 @@ class StallWatchdog:
         reader: SourceReader,
         source_topics: frozenset[str],
         on_stall: Callable[[], None],
+        storing: Callable[[], bool],
     ) -> None:
         self._app, self._order, self._reader = app, order, reader
         self._source_topics = source_topics
         self._on_stall = on_stall
+        self._storing = storing  # a batch still being stored (e.g. ClickHouse down): not a stall
         self._seen: set[SourcePartition] = set()  # partitions with a record since the last check
+        self._delivering = False  # records arrived since the last rebalance
         self._acked: dict[SourcePartition, int] = {}  # next offset after the last one acknowledged
         self._committed_before: dict[SourcePartition, int | None] = {}
 
     def arrived(self, events: Sequence[EventT[bytes]]) -> None:
         self._seen.update((event.message.topic, event.message.partition) for event in events)
+        self._delivering = True
 
     def acknowledged(self, events: Sequence[EventT[bytes]]) -> None:
         for event in events:
@@ -77,9 +83,14 @@ class StallWatchdog:
 
     async def check(self) -> None:
         app = self._app
+        if self._storing():  # waiting for ClickHouse: nothing can be judged over this interval
+            self._seen.add(("", -1))
+            self._committed_before.clear()
+            return
         if app.rebalancing:
             self._committed_before.clear()
             self._acked.clear()  # acknowledgements before a rebalance may be discarded by it
+            self._delivering = False
             return
         owned = [tp for tp in app.consumer.assignment() if tp.topic in self._source_topics]
         keys = [(tp.topic, tp.partition) for tp in owned]
@@ -90,7 +101,7 @@ class StallWatchdog:
             if taken is None or end is None:
                 continue
             before, now = self._committed_before.get(key), committed.get(key)
-            if end > taken and key not in seen:
+            if end > taken and not seen and self._delivering:
                 log.warning(
                     "%s[%d]: %d records in Kafka after %d, none delivered; reading from there again",
                     *key,
@@ -111,4 +122,4 @@ class StallWatchdog:
 
     async def _seek(self, tp: TP, offset: int) -> None:
         self._on_stall()
-        await self._app.consumer.seek(tp, offset)
+        await self._app.consumer.seek_wait({tp: offset})
