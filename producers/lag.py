@@ -39,10 +39,12 @@ def _consumer_lag(settings: Settings) -> int:
         admin.close()
         raise
     try:
+        # The admin's metadata request has a timeout; KafkaConsumer.partitions_for_topic was seen
+        # to wait forever on a busy broker (a two-worker test hung in it).
         partitions = [
-            TopicPartition(topic, partition)
-            for topic in settings.source_topics
-            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+            TopicPartition(topic["name"], partition["partition_index"])
+            for topic in admin.describe_topics(list(settings.source_topics))
+            for partition in sorted(topic["partitions"], key=lambda described: described["partition_index"])
         ]
         ends = consumer.end_offsets(partitions)
         committed = admin.list_group_offsets(settings.consumer_group).get(settings.consumer_group, {})

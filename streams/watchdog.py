@@ -96,8 +96,16 @@ class StallWatchdog:
         keys = [(tp.topic, tp.partition) for tp in owned]
         committed = await until_read(functools.partial(self._reader.committed, keys), "committed offsets")
         seen, self._seen = self._seen, set()
+        never = [tp for tp, key in zip(owned, keys, strict=True) if self._order.expected(key) is None]
+        earliest: dict[TP, int] = {}
+        ends: dict[TP, int] = {}
+        if never and not seen and self._delivering:  # asked of the broker: Faust may not fetch them at all
+            earliest = dict(await app.consumer.earliest_offsets(*never))
+            ends = dict(await app.consumer.highwaters(*never))
         for tp, key in zip(owned, keys, strict=True):
             taken, end = self._order.expected(key), app.consumer.highwater(tp)
+            if taken is None and tp in earliest:  # nothing of it delivered since the assignment
+                taken, end = max(committed.get(key) or 0, earliest[tp]), ends.get(tp)
             if taken is None or end is None:
                 continue
             before, now = self._committed_before.get(key), committed.get(key)
