@@ -103,7 +103,8 @@ class StallWatchdog:
             earliest = dict(await app.consumer.earliest_offsets(*never))
             ends = dict(await app.consumer.highwaters(*never))
         for tp, key in zip(owned, keys, strict=True):
-            taken, end = self._order.expected(key), app.consumer.highwater(tp)
+            taken: int | None = self._order.expected(key)
+            end: int | None = app.consumer.highwater(tp)
             if taken is None and tp in earliest:  # nothing of it delivered since the assignment
                 taken, end = max(committed.get(key) or 0, earliest[tp]), ends.get(tp)
             if taken is None or end is None:
