@@ -43,7 +43,7 @@ class IngestCounters:
     batches: int = 0
     duplicates: int = 0  # records handed over twice (around a rebalance): acknowledged, not processed
     gap_records: int = 0  # records Faust skipped, read from Kafka by the agent itself
-    stalls: int = 0  # partitions Faust stopped delivering or committing, sought back
+    stalls: int = 0  # times the worker sat idle with lag that did not move: Faust sought to its commits
     parked_total: int = 0
     released_early: int = 0  # traced after the bounded wait, without all of their case's events
     future_dated: int = 0  # events beyond the allowed clock skew: stored, but not moving the watermark
@@ -89,7 +89,7 @@ class IngestAgent:
         self.pipeline = StorePipeline(self._store)
         self.restore_needed = True  # parked ratings are read from the table before the next batch
         self.watchdog = StallWatchdog(
-            app, self.order, self.reader, self.source_topics, self._count_stall, lambda: self.pipeline.storing
+            app, self.reader, self.source_topics, self._count_stall, lambda: self.pipeline.storing
         )
 
     def register(self) -> IngestCounters:
@@ -137,7 +137,6 @@ class IngestAgent:
     async def _acknowledge(self, stream: StreamT[bytes], events: Sequence[EventT[bytes]]) -> None:
         for event in events:  # in the order taken: each partition's offsets ascend
             await stream.ack(event)
-        self.watchdog.acknowledged(events)
 
     async def _learn_starts(self, partitions: Set[SourcePartition]) -> None:
         """Where the group resumed the partitions new since the last assignment (and their case partitions)."""
@@ -301,7 +300,7 @@ def _register_housekeeping(
             log.info(
                 "ingested so far: %d ratings, %d case events, %d dead letters in %d batches; "
                 "%d ratings parked for their case events (%d parked in all, %d traced after the maximum wait); "
-                "%d duplicates skipped, %d skipped records read back, %d stalled partitions read again, "
+                "%d duplicates skipped, %d skipped records read back, %d stalls read again from the commits, "
                 "%d late step observations, %d future-dated events",
                 counters.ratings,
                 counters.case_events,

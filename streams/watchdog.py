@@ -15,8 +15,7 @@ from typing import TypeVar
 import faust
 from faust.types import TP, EventT
 
-from producers.sources import SourcePartition, SourceReader
-from streams.offsets import PartitionOrder
+from producers.sources import SourceReader
 
 log = logging.getLogger(__name__)
 
@@ -40,95 +39,63 @@ async def until_read(read: Callable[[], T], what: str, attempts: int = 20) -> T:
 
 
 class StallWatchdog:
-    """Puts Faust's consumer back on a partition it stopped delivering or committing (public seek only).
+    """Puts Faust's consumer back on its committed offsets when a partition's lag stands still (public API).
 
-    Faust's fetcher can move its read position past records it never delivered (a fetch in flight
-    while a rebalance seeks to the committed offsets), and then drops them as already read: the
-    partition has lag but nothing arrives. And a commit that lands during that seek can leave Faust's
-    own record of the committed offset behind the acknowledgements, after which it never commits the
-    partition again. Both are seen from outside: nothing at all delivered for a whole check interval
-    (after something was) while a partition has lag, or a committed offset that stands still behind
-    what the agent has acknowledged. The watchdog then seeks the partition, in the consumer's own
-    thread (`seek_wait`: a seek from the event loop races the fetcher), to where it must be read
-    again; what comes twice is a duplicate, acknowledged and skipped. A partition starved while
-    others flow is not taken for a stall (a backlog delivers partitions unevenly).
+    Seen in the two-worker tests: Faust's fetcher can move its read position past records it never
+    delivered (a fetch in flight while a rebalance seeks to the committed offsets) and then drop
+    them as already read; and a commit that fails around a rebalance is still recorded by Faust as
+    made, after which it ignores acknowledgements below it and the partition's committed offset
+    never moves again unless new records come. Both look the same from outside: the worker is
+    idle (nothing delivered over a whole check interval, no batch being stored) while a partition
+    has lag and its committed offset has not moved since the previous check. The watchdog then
+    asks Faust to seek every partition to its committed offset (`Consumer.perform_seek`, which also
+    reloads Faust's own record of them): the uncommitted records come again, the agent acknowledges
+    what it has already processed as duplicates and processes the rest, and Faust commits.
     """
 
     def __init__(
         self,
         app: faust.App,
-        order: PartitionOrder[EventT[bytes]],
         reader: SourceReader,
         source_topics: frozenset[str],
         on_stall: Callable[[], None],
         storing: Callable[[], bool],
     ) -> None:
-        self._app, self._order, self._reader = app, order, reader
+        self._app, self._reader = app, reader
         self._source_topics = source_topics
         self._on_stall = on_stall
         self._storing = storing  # a batch still being stored (e.g. ClickHouse down): not a stall
-        self._seen: set[SourcePartition] = set()  # partitions with a record since the last check
-        self._delivering = False  # records arrived since the last rebalance
-        self._acked: dict[SourcePartition, int] = {}  # next offset after the last one acknowledged
-        self._committed_before: dict[SourcePartition, int | None] = {}
+        self._active = False  # records arrived since the last check
+        self._lag_before: dict[TP, tuple[int, int]] = {}  # partition -> (committed, end) at the last check
 
     def arrived(self, events: Sequence[EventT[bytes]]) -> None:
-        self._seen.update((event.message.topic, event.message.partition) for event in events)
-        self._delivering = True
-
-    def acknowledged(self, events: Sequence[EventT[bytes]]) -> None:
-        for event in events:
-            key = (event.message.topic, event.message.partition)
-            self._acked[key] = max(self._acked.get(key, 0), event.message.offset + 1)
+        if events:
+            self._active = True
 
     async def check(self) -> None:
         app = self._app
-        if self._storing():  # waiting for ClickHouse: nothing can be judged over this interval
-            self._seen.add(("", -1))
-            self._committed_before.clear()
-            return
-        if app.rebalancing:
-            self._committed_before.clear()
-            self._acked.clear()  # acknowledgements before a rebalance may be discarded by it
-            self._delivering = False
+        active, self._active = self._active, False
+        if active or self._storing() or app.rebalancing:
+            self._lag_before.clear()
             return
         owned = [tp for tp in app.consumer.assignment() if tp.topic in self._source_topics]
+        if not owned:
+            return
         keys = [(tp.topic, tp.partition) for tp in owned]
         committed = await until_read(functools.partial(self._reader.committed, keys), "committed offsets")
-        seen, self._seen = self._seen, set()
-        never = [tp for tp, key in zip(owned, keys, strict=True) if self._order.expected(key) is None]
-        earliest: dict[TP, int] = {}
-        ends: dict[TP, int] = {}
-        if never and not seen and self._delivering:  # asked of the broker: Faust may not fetch them at all
-            earliest = dict(await app.consumer.earliest_offsets(*never))
-            ends = dict(await app.consumer.highwaters(*never))
+        ends = await app.consumer.highwaters(*owned)  # asked of the broker: Faust may not fetch them at all
+        earliest = await app.consumer.earliest_offsets(*owned)
+        lag: dict[TP, tuple[int, int]] = {}
         for tp, key in zip(owned, keys, strict=True):
-            taken: int | None = self._order.expected(key)
-            end: int | None = app.consumer.highwater(tp)
-            if taken is None and tp in earliest:  # nothing of it delivered since the assignment
-                taken, end = max(committed.get(key) or 0, earliest[tp]), ends.get(tp)
-            if taken is None or end is None:
-                continue
-            before, now = self._committed_before.get(key), committed.get(key)
-            if end > taken and not seen and self._delivering:
-                log.warning(
-                    "%s[%d]: %d records in Kafka after %d, none delivered; reading from there again",
-                    *key,
-                    end - taken,
-                    taken,
-                )
-                await self._seek(tp, taken)
-            elif now is not None and now == before and now < self._acked.get(key, 0):
-                # Faust commits acknowledged offsets every second; still here after a whole interval.
-                log.warning(
-                    "%s[%d]: commits stopped at %d, %d acknowledged; reading from there again",
-                    *key,
-                    now,
-                    self._acked[key],
-                )
-                await self._seek(tp, now)
-        self._committed_before = committed
-
-    async def _seek(self, tp: TP, offset: int) -> None:
-        self._on_stall()
-        await self._app.consumer.seek_wait({tp: offset})
+            start = max(committed.get(key) or 0, earliest.get(tp, 0))
+            end = ends.get(tp)
+            if end is not None and end > start:
+                lag[tp] = (start, end)
+        stuck = {tp: spot for tp, spot in lag.items() if self._lag_before.get(tp) == spot}
+        self._lag_before = lag
+        if stuck:
+            described = ", ".join(f"{tp.topic}[{tp.partition}] {start}..{end}" for tp, (start, end) in stuck.items())
+            log.warning("idle with lag that does not move (%s); reading again from the committed offsets", described)
+            self._on_stall()
+            self._lag_before.clear()
+            await app.consumer.perform_seek()
