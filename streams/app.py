@@ -44,12 +44,9 @@ def create_app(settings: Settings) -> faust.App:
         datadir=str(settings.data_dir / "faust"),
         # A ClickHouse outage is waited out inside the agent; don't treat it as a hang.
         stream_processing_timeout=600.0,
-        # Faust's repaired Cython fast paths (take values already queued instead of awaiting the
-        # channel per record): off unless asked for (faust-streaming settings reference).
-        cython_optimizations=True,
-        # Records prefetched per stream beyond the batch being taken (default 4,096): one full batch
-        # more, so fetching keeps up while a batch is processed.
-        stream_buffer_maxsize=max(4_096, settings.batch_max),
+        # Faust's performance settings (cython_optimizations, a larger stream_buffer_maxsize) are
+        # left at their defaults: with them the two-worker tests saw more records fetched before a
+        # rebalance delivered after it (docs/operations.md); measured in docs/benchmarks.md.
     )
 
 
