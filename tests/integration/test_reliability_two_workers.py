@@ -202,20 +202,7 @@ def _two_workers_one_killed(
     assert_exactly_once(stored, expected)
 
 
-# Known failure (session 5, issue 11), kept visible rather than removed: without reaching into
-# Faust's consumer, a takeover sometimes leaves a partition's committed offset stalled or crawling
-# (one offset per commit) after Faust's fetcher handed over records past a range it skipped; the
-# rows stay exactly once, but the survivor's lag does not reach 0 within the test's 600 s. Of 7
-# runs of this file in session 5 (the watchdog changed between them), both tests passed in 2
-# (docs/operations.md, "Two workers").
-TAKEOVER_LAG_STALLS = pytest.mark.xfail(
-    strict=False,
-    reason="Faust's commits can stall or crawl after a takeover with a skipped range (docs/operations.md)",
-)
-
-
 @pytest.mark.slow
-@TAKEOVER_LAG_STALLS
 def test_two_workers_share_partitions_and_the_survivor_takes_over_exactly_once(
     pipeline_settings: Settings, worker_factory: type[WorkerProcess], shared_clickhouse: str, tmp_path: Path
 ) -> None:
@@ -224,7 +211,6 @@ def test_two_workers_share_partitions_and_the_survivor_takes_over_exactly_once(
 
 
 @pytest.mark.slow
-@TAKEOVER_LAG_STALLS
 def test_a_worker_joining_mid_stream_then_one_killed_exactly_once(
     pipeline_settings: Settings, worker_factory: type[WorkerProcess], shared_clickhouse: str, tmp_path: Path
 ) -> None:
