@@ -43,6 +43,7 @@ class IngestCounters:
     batches: int = 0
     duplicates: int = 0  # records handed over twice (around a rebalance): acknowledged, not processed
     gap_records: int = 0  # records Faust skipped, read from Kafka by the agent itself
+    gap_missing: int = 0  # offsets of such a range Kafka no longer held (retention, compaction): none to process
     stalls: int = 0  # times the worker sat idle with lag that did not move: Faust sought to its commits
     parked_total: int = 0
     released_early: int = 0  # traced after the bounded wait, without all of their case's events
@@ -163,6 +164,7 @@ class IngestAgent:
                     len(found),
                 )
                 self.counters.gap_records += len(found)
+                self.counters.gap_missing += gap.stop - gap.start - len(found)
                 messages.extend(found)
             messages.append(_message(event))
         return messages
