@@ -106,6 +106,15 @@ class Settings:
         """Every topic the worker consumes, all co-partitioned by case id: shared ratings, case events, provinces."""
         return (self.topics["ratings"], self.topics["cases"], *self.province_topics.values())
 
+    @property
+    def positions_group(self) -> str:
+        """The consumer group holding the worker's committed positions in its input topics.
+
+        The worker commits them itself after each stored batch (streams/positions.py); the
+        worker group (`consumer_group`) only shares the partitions out. Lag is measured here.
+        """
+        return f"{self.consumer_group}.positions"
+
     def __post_init__(self) -> None:
         _check_kafka_security(self)
         _check_clickhouse(self)

@@ -17,7 +17,7 @@ from producers.security import kafka_client
 
 
 def consumer_lag(settings: Settings, attempts: int = 10) -> int:
-    """Messages in the source topics (ratings, case events, portal ratings) not yet committed by the worker group.
+    """Messages in the source topics (ratings, case events, portal ratings) past the worker's committed positions.
 
     Retries retriable broker errors (a coordinator not yet elected on a fresh broker).
     """
@@ -47,7 +47,7 @@ def _consumer_lag(settings: Settings) -> int:
             for partition in sorted(topic["partitions"], key=lambda described: described["partition_index"])
         ]
         ends = consumer.end_offsets(partitions)
-        committed = admin.list_group_offsets(settings.consumer_group).get(settings.consumer_group, {})
+        committed = admin.list_group_offsets(settings.positions_group).get(settings.positions_group, {})
         return sum(
             max(0, ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
             for tp in partitions

@@ -37,9 +37,7 @@ def ensure_topics(settings: Settings) -> dict[str, int]:
     """Create missing topics; return partitions per topic; refuse a layout that breaks the join."""
     admin = admin_client(settings)
     try:
-        wanted = {
-            name: (settings.partitions if role in _PARTITIONED else 1) for role, name in settings.topics.items()
-        }
+        wanted = {name: (settings.partitions if role in _PARTITIONED else 1) for role, name in settings.topics.items()}
         wanted.update({name: settings.partitions for name in settings.province_topics.values()})
         existing = set(admin.list_topics())
         to_create = [NewTopic(name, count, 1) for name, count in wanted.items() if name not in existing]

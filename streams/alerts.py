@@ -23,10 +23,12 @@ from haochaping.alerts import Alert, DetectorConfig, SpikeDetector
 from haochaping.alerts.routing import RoutedBatch, SourceProgress, route
 from haochaping.ingest import IngestBatch
 from haochaping.settings import Settings
+from producers.sources import PositionStore
 from sinks.alerts import write_alerts
 from sinks.webhooks import WebhookSender
 from sinks.writer import ClickHouseWriter
 from streams.app import at_start, event_batches, on_signal
+from streams.positions import AgentPositions
 from streams.retry import until_written
 from streams.tables import delivered, put
 
@@ -114,7 +116,9 @@ class DetectorStage:
             partitions=settings.partitions,
             help="per observations partition: spike detector state, counted source offsets, rating times",
         )
-        self.observations = app.topic(settings.topics["observations"], value_type=bytes, key_type=bytes)
+        # acks=False: like the source topics, the agent commits its own positions (streams/positions.py).
+        self.observations = app.topic(settings.topics["observations"], value_type=bytes, key_type=bytes, acks=False)
+        self.positions = AgentPositions(app, PositionStore(settings), "detector")
         self._alerts = app.topic(settings.topics["alerts"], value_type=bytes, key_type=bytes)
         self._deadletter = app.topic(settings.topics["deadletter"], value_type=bytes, key_type=bytes)
         self._writer = writer
@@ -123,6 +127,13 @@ class DetectorStage:
         self.webhooks = WebhookSender(
             settings.webhook_urls, settings.webhook_secret, settings.webhook_max_attempts, self._give_up
         )
+
+    async def take(self, events: list[EventT[bytes]]) -> list[Alert]:
+        """Admits the batch in partition order, detects, and commits the positions once the state is saved."""
+        admission = await self.positions.admit(events)
+        alerts = await self.process(admission.fresh)
+        await self.positions.commit(self.positions.taken(events))
+        return alerts
 
     async def process(self, events: list[EventT[bytes]]) -> list[Alert]:
         touched: set[int] = set()
@@ -143,7 +154,7 @@ class DetectorStage:
         if alerts:
             self.counters.alerts += len(alerts)
             await self._emit(alerts)
-        await delivered(saved)  # before the observations are acknowledged
+        await delivered(saved)  # before the observations' positions are committed
         return alerts
 
     def forget(self, partitions: Set[int]) -> None:
@@ -217,9 +228,7 @@ def register_detector(app: faust.App, settings: Settings, writer: ClickHouseWrit
     async def detect_spikes(stream: StreamT[bytes]) -> None:
         try:
             async for events in event_batches(stream, 1_000, settings.batch_seconds):
-                await stage.process(events)
-                for event in events:  # after the state is in the changelog's buffer (flushed before commit)
-                    await stream.ack(event)
+                await stage.take(events)
         except Exception as error:
             log.critical("spike detection failed, stopping the worker: %r", error, exc_info=True)
             await app.crash(error)
@@ -227,7 +236,11 @@ def register_detector(app: faust.App, settings: Settings, writer: ClickHouseWrit
     async def forget_detectors(sender: object, revoked: Set[TP], *args: object, **kwargs: object) -> None:
         stage.forget({tp.partition for tp in revoked if tp.topic == settings.topics["observations"]})
 
+    async def keep_owned(sender: object, assigned: Set[TP], *args: object, **kwargs: object) -> None:
+        stage.positions.keep_only(assigned)
+
     on_signal(app.on_partitions_revoked, forget_detectors)
+    on_signal(app.on_partitions_assigned, keep_owned)
     if stage.webhooks.enabled:
         at_start(app, stage.webhooks.run)
 

@@ -1,8 +1,9 @@
 """The ingest agent: Kafka batch → core (validate, park or trace, join timelines) → topics and ClickHouse → ack.
 
-At-least-once from Kafka, exactly once in ClickHouse: every record handed over is acknowledged, in
-partition order, only after what it produced is stored (rows, dead letters, attributions, parked
-ratings); the writer drops replays. Only Faust's public stream and table interfaces are used.
+At-least-once from Kafka, exactly once in ClickHouse: the agent takes each partition strictly in
+order and commits its own positions (streams/positions.py) only after what a batch produced is
+stored (rows, dead letters, attributions, parked ratings); the writer drops replays. Only Faust's
+public stream, consumer and table interfaces are used.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Sequence, Set
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 import faust
@@ -21,14 +22,14 @@ from haochaping.ingest import IngestBatch, Ingestor, Message
 from haochaping.parking import CaseClock, ParkedRating, Parking, ParkingLot
 from haochaping.settings import Settings
 from haochaping.timeline import CaseTimeline
-from producers.sources import SourcePartition, SourceReader
+from producers.sources import PositionStore
 from sinks.writer import ClickHouseWriter
 from streams.alerts import DetectorCounters, DetectorStage, ObservationRouter, register_detector
 from streams.app import event_batches, every, on_signal
-from streams.offsets import Admission, PartitionOrder
+from streams.positions import AgentPositions, PositionCounters
 from streams.store import Processed, StorePipeline, publish_attributions, send_dead_letters, write_until_stored
 from streams.tables import PartitionedTable, delivered, partition_of
-from streams.watchdog import CHECK_SECONDS, StallWatchdog, until_read
+from streams.watchdog import CHECK_SECONDS, StallWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -41,24 +42,23 @@ class IngestCounters:
     case_events: int = 0
     dead_letters: int = 0
     batches: int = 0
-    duplicates: int = 0  # records handed over twice (around a rebalance): acknowledged, not processed
-    gap_records: int = 0  # records Faust skipped, read from Kafka by the agent itself
-    gap_missing: int = 0  # offsets of such a range Kafka no longer held (retention, compaction): none to process
-    stalls: int = 0  # times the worker sat idle with lag that did not move: Faust sought to its commits
+    duplicates: int = 0  # records handed over twice (around a rebalance) or already parked: not processed
+    stalls: int = 0  # times the worker sat idle with lag that did not move: Faust sought to its positions
     parked_total: int = 0
     released_early: int = 0  # traced after the bounded wait, without all of their case's events
     future_dated: int = 0  # events beyond the allowed clock skew: stored, but not moving the watermark
     latest_event_at: float = 0.0  # event-time watermark (epoch seconds) for timeline expiry
     parked_now: int = 0
     detector: DetectorCounters = field(default_factory=DetectorCounters)
+    positions: PositionCounters = field(default_factory=PositionCounters)
 
     def metrics(self) -> dict[str, float]:
         """Every counter by name, for the metrics endpoint."""
-        values: dict[str, float] = {
-            name: getattr(self, name) for name in self.__slots__ if name not in ("detector", "latest_event_at")
-        }
+        nested = ("detector", "positions", "latest_event_at")
+        values: dict[str, float] = {name: getattr(self, name) for name in self.__slots__ if name not in nested}
         values["event_time_watermark_seconds"] = self.latest_event_at
         values.update({f"detector_{name}": getattr(self.detector, name) for name in self.detector.__slots__})
+        values.update({f"source_{name}": getattr(self.positions, name) for name in self.positions.__slots__})
         return values
 
 
@@ -69,7 +69,8 @@ class IngestAgent:
         self.app, self.settings, self.ingestor, self.writer = app, settings, ingestor, writer
         # Shared ratings, case events and every province's portal ratings: co-partitioned by case id,
         # so Faust gives partition p of all of them to the same worker (one agent, equal counts).
-        self.source = app.topic(*settings.source_topics, value_type=bytes, key_type=bytes)
+        # acks=False: Faust's commit tracker stays off these topics; the agent commits its own positions.
+        self.source = app.topic(*settings.source_topics, value_type=bytes, key_type=bytes, acks=False)
         self.deadletter = app.topic(settings.topics["deadletter"], value_type=bytes, key_type=bytes)
         self.attributions = app.topic(settings.topics["attributions"], value_type=bytes, key_type=bytes)
         # Keyed by case id like the source topics; each entry's changelog partition is its source
@@ -81,8 +82,8 @@ class IngestAgent:
         self.detector = register_detector(app, settings, writer)
         self.counters.detector = self.detector.counters
         self.guard = DeadLetterGuard(DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_min_messages))
-        self.order: PartitionOrder[EventT[bytes]] = PartitionOrder(_location)
-        self.reader = SourceReader(settings)
+        self.positions = AgentPositions(app, PositionStore(settings), "ingest")
+        self.counters.positions = self.positions.counters
         self.cases_topic = settings.topics["cases"]
         self.source_topics = frozenset(settings.source_topics)
         self.parking = Parking(ParkingLot(settings.park_max_seconds), CaseClock(self._case_events_caught_up))
@@ -90,7 +91,7 @@ class IngestAgent:
         self.pipeline = StorePipeline(self._store)
         self.restore_needed = True  # parked ratings are read from the table before the next batch
         self.watchdog = StallWatchdog(
-            app, self.reader, self.source_topics, self._count_stall, lambda: self.pipeline.storing
+            app, self.positions, self.source_topics, self._count_stall, lambda: self.pipeline.storing
         )
 
     def register(self) -> IngestCounters:
@@ -108,8 +109,8 @@ class IngestAgent:
     async def _consume(self, stream: StreamT[bytes]) -> None:
         try:
             async for taken in event_batches(stream, self.settings.batch_max, self.settings.batch_seconds):
-                await self._ingest_batch(taken, stream)
-                del taken  # Faust's rebalance waits until every record it delivered is acknowledged or gone
+                await self._ingest_batch(taken)
+                del taken  # no batch outlives its turn (a rebalance may come next)
             await self.pipeline.drain()
         except DeadLetterLimitExceeded as error:
             log.critical("dead-letter guard: %s", error)
@@ -120,54 +121,22 @@ class IngestAgent:
             log.critical("ingest failed, stopping the worker: %r", error, exc_info=True)
             await self.app.crash(error)
 
-    async def _ingest_batch(self, taken: list[EventT[bytes]], stream: StreamT[bytes]) -> None:
+    async def _ingest_batch(self, taken: list[EventT[bytes]]) -> None:
         await self._restore_parked()
         self.watchdog.arrived(taken)
-        await self._learn_starts({(event.message.topic, event.message.partition) for event in taken})
-        admission = self.order.admit(taken)
-        messages = await self._with_gaps_filled(admission)
+        # The case partitions' positions too: a rating parks until its case events are read.
+        cases = {(self.cases_topic, event.message.partition) for event in taken}
+        admission = await self.positions.admit(taken, also=cases)
+        messages = [_message(event) for event in admission.fresh]
         processed = self._process(messages)
         batch = processed.batch
-        duplicates = len(admission.duplicates) + batch.already_parked
+        duplicates = admission.duplicates + batch.already_parked
         if duplicates:
             self.counters.duplicates += duplicates
             log.info("skipped %d records handed over again (already processed or parked)", duplicates)
         self.guard.check(len(messages), len(batch.dead_letters))
-        await self.pipeline.submit(processed, functools.partial(self._acknowledge, stream, taken))
-
-    async def _acknowledge(self, stream: StreamT[bytes], events: Sequence[EventT[bytes]]) -> None:
-        for event in events:  # in the order taken: each partition's offsets ascend
-            await stream.ack(event)
-
-    async def _learn_starts(self, partitions: Set[SourcePartition]) -> None:
-        """Where the group resumed the partitions new since the last assignment (and their case partitions)."""
-        wanted = set(partitions) | {(self.cases_topic, partition) for _topic, partition in partitions}
-        unknown = self.order.unknown(wanted)
-        if not unknown:
-            return
-        committed = await until_read(functools.partial(self.reader.committed, unknown), "committed offsets")
-        earliest = await self.app.consumer.earliest_offsets(*(TP(*key) for key in unknown))
-        # Kafka resets a committed offset that retention has passed to the earliest one.
-        self.order.start({key: max(committed[key] or 0, earliest.get(TP(*key), 0)) for key in unknown})
-
-    async def _with_gaps_filled(self, admission: Admission[EventT[bytes]]) -> list[Message]:
-        messages: list[Message] = []
-        for event, gap in admission.fresh:
-            if gap is not None:
-                read = functools.partial(self.reader.read, gap.partition, gap.start, gap.stop)
-                found = await until_read(read, "a gap")
-                log.warning(
-                    "%s[%d]: Faust skipped offsets %d..%d; read %d records of them from Kafka",
-                    *gap.partition,
-                    gap.start,
-                    gap.stop - 1,
-                    len(found),
-                )
-                self.counters.gap_records += len(found)
-                self.counters.gap_missing += gap.stop - gap.start - len(found)
-                messages.extend(found)
-            messages.append(_message(event))
-        return messages
+        positions = self.positions.taken(taken)
+        await self.pipeline.submit(processed, functools.partial(self.positions.commit, positions))
 
     def _process(self, messages: list[Message]) -> Processed:
         """The core's work on `messages`, and the changelog writes to be on Kafka before they are acknowledged."""
@@ -216,7 +185,7 @@ class IngestAgent:
     def _taken_all(self, tp: TP) -> bool:
         """Has the agent taken every record of `tp` that Kafka holds?"""
         end = self.app.consumer.highwater(tp)
-        taken = self.order.expected((tp.topic, tp.partition))
+        taken = self.positions.order.expected((tp.topic, tp.partition))
         return end is not None and taken is not None and taken >= end
 
     def _case_events_caught_up(self, partition: int) -> bool:
@@ -241,7 +210,7 @@ class IngestAgent:
         self.writer.forget_positions()
 
     async def _keep_owned(self, sender: object, assigned: Set[TP], *args: object, **kwargs: object) -> None:
-        self.order.keep_only({(tp.topic, tp.partition) for tp in assigned})
+        self.positions.keep_only(assigned)
         for partition in set(self.traced_until) - {tp.partition for tp in assigned}:
             del self.traced_until[partition]
         self.parking.lot.clear()
@@ -302,7 +271,8 @@ def _register_housekeeping(
             log.info(
                 "ingested so far: %d ratings, %d case events, %d dead letters in %d batches; "
                 "%d ratings parked for their case events (%d parked in all, %d traced after the maximum wait); "
-                "%d duplicates skipped, %d skipped records read back, %d stalls read again from the commits, "
+                "%d duplicates skipped, %d records handed over out of place, %d seeks to the agent's positions "
+                "(%d when stalled), %d offsets not in Kafka, "
                 "%d late step observations, %d future-dated events",
                 counters.ratings,
                 counters.case_events,
@@ -312,8 +282,10 @@ def _register_housekeeping(
                 counters.parked_total,
                 counters.released_early,
                 counters.duplicates,
-                counters.gap_records,
+                counters.positions.misplaced,
+                counters.positions.seeks,
                 counters.stalls,
+                counters.positions.absent,
                 detector.counters.late,
                 counters.future_dated,
             )
@@ -332,11 +304,6 @@ def _table(app: faust.App, settings: Settings, name: str, help_text: str) -> Par
 def last_event_epoch(encoded: bytes) -> float:
     last = CaseTimeline.decode(encoded).last_event_at
     return last.timestamp() if last is not None else 0.0
-
-
-def _location(event: EventT[bytes]) -> tuple[str, int, int]:
-    raw = event.message
-    return raw.topic, raw.partition, raw.offset
 
 
 def _message(event: EventT[bytes]) -> Message:

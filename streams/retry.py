@@ -1,6 +1,7 @@
-"""ClickHouse writes from the stream agents: on failure, back off and try again until it works.
+"""Blocking calls from the stream agents, in a thread, with back-off: ClickHouse writes and Kafka reads.
 
-Nothing of the batch is acknowledged meanwhile, so waiting is always safe; the lag shows it.
+A write is retried until it works: nothing of the batch is committed meanwhile, so waiting is
+always safe and the lag shows it. A Kafka call gives up after a number of attempts.
 """
 
 from __future__ import annotations
@@ -27,3 +28,18 @@ async def until_written(write: Callable[[], T], what: str) -> T:
             log.error("ClickHouse write failed (%s); retrying %s in %.1f s", error, what, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+
+async def until_read(read: Callable[[], T], what: str, attempts: int = 20) -> T:
+    """Run a blocking Kafka call in a thread, retrying failures with back-off; gives up by raising."""
+    backoff = FIRST_BACKOFF_SECONDS
+    for attempt in range(1, attempts + 1):
+        try:
+            return await asyncio.to_thread(read)
+        except Exception as error:
+            if attempt == attempts:
+                raise
+            log.error("%s failed (%r); retrying in %.1f s", what, error, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+    raise AssertionError("unreachable")

@@ -55,4 +55,5 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 50)
+
     Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -85,12 +85,12 @@ def end_offsets(settings: Settings) -> int:
 
 
 def committed_offsets(settings: Settings) -> int:
-    """Sum of the worker group's committed offsets on the input topics (0 before any commit)."""
+    """Sum of the worker's committed positions in the input topics (0 before any commit)."""
     deadline = time.monotonic() + 60
     while True:
         admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-test-committed")
         try:
-            committed = admin.list_group_offsets(settings.consumer_group).get(settings.consumer_group, {})
+            committed = admin.list_group_offsets(settings.positions_group).get(settings.positions_group, {})
             break
         except KafkaError as error:  # e.g. the group coordinator of a just-started broker is not ready
             if not getattr(error, "retriable", False) or time.monotonic() > deadline:

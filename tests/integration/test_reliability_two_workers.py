@@ -68,7 +68,7 @@ def _assigned(settings: Settings) -> dict[str, set[int]]:
 def _committed_by_partition(settings: Settings) -> dict[tuple[str, int], int]:
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="hcp-test-committed")
     try:
-        committed = admin.list_group_offsets(settings.consumer_group).get(settings.consumer_group, {})
+        committed = admin.list_group_offsets(settings.positions_group).get(settings.positions_group, {})
     finally:
         admin.close()
     return {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items() if meta.offset >= 0}
