@@ -8,7 +8,7 @@ pre-loads one backlog of simulated traffic, and then takes every figure in the s
 round-robin per repetition so that noise from other processes falls on all of them alike:
 
 - raw consumer   aiokafka draining the backlog's topics, no processing            (messages/s)
-- trivial agent  a Faust app with the worker's settings, one agent acking every event (messages/s)
+- trivial agent  a Faust app with the worker's settings and topic, one agent taking batches (messages/s)
 - raw insert     clickhouse-connect inserting the backlog's ratings and case-event rows (rows/s)
 - peer           kafka-python + pydantic + batched inserts, commit after insert   (messages/s)
 - core           Ingestor.process in one process, no Kafka, no ClickHouse        (events/s)
