@@ -27,6 +27,7 @@ from sinks.writer import ClickHouseWriter
 from streams.alerts import DetectorCounters, DetectorStage, ObservationRouter, register_detector
 from streams.app import event_batches, every, on_signal
 from streams.positions import AgentPositions, PositionCounters
+from streams.repair import PartitionRepair, RepairCounters, Sorted
 from streams.store import Processed, StorePipeline, publish_attributions, send_dead_letters, write_until_stored
 from streams.tables import PartitionedTable, delivered, partition_of
 from streams.watchdog import CHECK_SECONDS, StallWatchdog
@@ -51,14 +52,16 @@ class IngestCounters:
     parked_now: int = 0
     detector: DetectorCounters = field(default_factory=DetectorCounters)
     positions: PositionCounters = field(default_factory=PositionCounters)
+    repair: RepairCounters = field(default_factory=RepairCounters)
 
     def metrics(self) -> dict[str, float]:
         """Every counter by name, for the metrics endpoint."""
-        nested = ("detector", "positions", "latest_event_at")
+        nested = ("detector", "positions", "repair", "latest_event_at")
         values: dict[str, float] = {name: getattr(self, name) for name in self.__slots__ if name not in nested}
         values["event_time_watermark_seconds"] = self.latest_event_at
         values.update({f"detector_{name}": getattr(self.detector, name) for name in self.detector.__slots__})
         values.update({f"source_{name}": getattr(self.positions, name) for name in self.positions.__slots__})
+        values.update(self.repair.metrics())
         return values
 
 
@@ -78,6 +81,10 @@ class IngestAgent:
         self.timelines = _table(app, settings, "case_timelines", "encoded CaseTimeline by case id")
         self.parked = _table(app, settings, "parked_ratings", "ratings waiting for their case events, by offset")
         self.counters = IngestCounters()
+        copies = _table(app, settings, "repaired_copies", "per partition and origin partition: last copy taken")
+        self.repair = PartitionRepair(app, settings, copies)
+        self.repaired = copies
+        self.counters.repair = self.repair.counters
         self.router = ObservationRouter(app, settings)
         self.detector = register_detector(app, settings, writer)
         self.counters.detector = self.detector.counters
@@ -101,7 +108,9 @@ class IngestAgent:
         every(app, 1.0, self._release_parked)
         on_signal(app.on_partitions_revoked, self._finish_stores)
         on_signal(app.on_partitions_assigned, self._keep_owned)
-        _register_housekeeping(app, self.settings, self.timelines, self.counters, self.parking, self.detector)
+        _register_housekeeping(
+            app, self.settings, self.timelines, self.counters, self.parking, self.detector, self.repair
+        )
         return self.counters
 
     # -- the stream ----------------------------------------------------------------------------
@@ -127,10 +136,12 @@ class IngestAgent:
         # The case partitions' positions too: a rating parks until its case events are read.
         cases = {(self.cases_topic, event.message.partition) for event in taken}
         admission = await self.positions.admit(taken, also=cases)
-        messages = [_message(event) for event in admission.fresh]
-        processed = self._process(messages)
+        # Records on the wrong partition for their key go to the right one (streams/repair.py).
+        repairs = self.repair.sort(admission.fresh)
+        messages = [_message(event) for event in repairs.take]
+        processed = self._process(messages, repairs)
         batch = processed.batch
-        duplicates = admission.duplicates + batch.already_parked
+        duplicates = admission.duplicates + batch.already_parked + repairs.copies_seen
         if duplicates:
             self.counters.duplicates += duplicates
             log.info("skipped %d records handed over again (already processed or parked)", duplicates)
@@ -138,23 +149,25 @@ class IngestAgent:
         positions = self.positions.taken(taken)
         await self.pipeline.submit(processed, functools.partial(self.positions.commit, positions))
 
-    def _process(self, messages: list[Message]) -> Processed:
-        """The core's work on `messages`, and the changelog writes to be on Kafka before they are acknowledged."""
+    def _process(self, messages: list[Message], repairs: Sorted | None = None) -> Processed:
+        """The core's work on `messages`, and the changelog writes to be on Kafka before the positions move."""
         batch = self.ingestor.process(messages, self.timelines, self.parking)
         for parked in batch.parked:
             self.parked.put(parked.key, parked.encode(), parked.message.partition)
         changelog = [*self.timelines.in_flight(), *self.parked.in_flight()]
-        return Processed(batch, changelog, self._source_progress(batch))
+        return Processed(batch, changelog, self._source_progress(batch), repairs or Sorted())
 
     async def _store(self, processed: Processed) -> None:
         batch = processed.batch
         await send_dead_letters(self.deadletter, batch)
+        await self.repair.resend(processed.repairs.resend)
         await publish_attributions(self.attributions, batch)
         await write_until_stored(self.writer, batch)
         await self.router.send(batch, processed.progress)
         for released in batch.released:  # only now: until its rows are stored, it stays parked
             self.parked.delete(released.rating.key, released.rating.message.partition)
-        await delivered([*processed.changelog, *self.parked.in_flight()])
+        self.repair.save_marks(processed.repairs.marks)  # only now: until its rows are stored, a copy is new
+        await delivered([*processed.changelog, *self.parked.in_flight(), *self.repaired.in_flight()])
         _count(self.counters, batch, self.parking.lot.released_early, self.parking.lot.parked)
 
     # -- progress ------------------------------------------------------------------------------
@@ -208,6 +221,7 @@ class IngestAgent:
         # and the writer's positions read again from ClickHouse.
         await self.pipeline.drain()
         self.writer.forget_positions()
+        self.repair.forget()
 
     async def _keep_owned(self, sender: object, assigned: Set[TP], *args: object, **kwargs: object) -> None:
         self.positions.keep_only(assigned)
@@ -249,6 +263,7 @@ def _register_housekeeping(
     counters: IngestCounters,
     parking: Parking,
     detector: DetectorStage,
+    repair: PartitionRepair,
 ) -> None:
     async def expire_timelines() -> None:
         """Forget cases whose last event is older than the retention, in event time."""
@@ -267,12 +282,14 @@ def _register_housekeeping(
             log.info("expired %d case timelines older than %d days", len(expired), settings.timeline_retention_days)
 
     async def report_progress() -> None:
+        repair.report()
         if counters.batches:
             log.info(
                 "ingested so far: %d ratings, %d case events, %d dead letters in %d batches; "
                 "%d ratings parked for their case events (%d parked in all, %d traced after the maximum wait); "
                 "%d duplicates skipped, %d records handed over out of place, %d seeks to the agent's positions "
                 "(%d when stalled), %d offsets not in Kafka, "
+                "%d records on the wrong partition for their key re-sent, "
                 "%d late step observations, %d future-dated events",
                 counters.ratings,
                 counters.case_events,
@@ -286,6 +303,7 @@ def _register_housekeeping(
                 counters.positions.seeks,
                 counters.stalls,
                 counters.positions.absent,
+                counters.repair.resent,
                 detector.counters.late,
                 counters.future_dated,
             )

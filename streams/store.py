@@ -11,12 +11,13 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import faust
 
 from haochaping.ingest import IngestBatch
 from sinks.writer import ClickHouseWriter
+from streams.repair import Sorted
 from streams.retry import until_written
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class Processed:
     batch: IngestBatch
     changelog: list[Awaitable[object]]  # timeline and parked-rating writes
     progress: dict[int, float | None]  # per owned partition, for the detectors' watermark
+    repairs: Sorted = field(default_factory=Sorted)  # records to copy to their right partition, copies taken
 
 
 class StorePipeline:

@@ -129,3 +129,16 @@ def worker_factory(tmp_path: Path) -> Iterator[type[WorkerProcess]]:
     yield _Tracked
     for worker in started:
         worker.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def shared_clickhouse(tmp_path: Path) -> Iterator[str]:
+    """One ClickHouse reachable over HTTP by several processes (the real engine behind a test front); its URL."""
+    from tests.integration.clickhouse_endpoint import ClickHouseEndpoint
+
+    endpoint = ClickHouseEndpoint(tmp_path / "clickhouse", free_port(), tmp_path / "clickhouse-http.log")
+    endpoint.start()
+    try:
+        yield endpoint.url
+    finally:
+        endpoint.stop()

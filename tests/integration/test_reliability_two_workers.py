@@ -20,7 +20,6 @@ import os
 import re
 import signal
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,6 @@ from kafka.admin import KafkaAdminClient
 
 from haochaping.settings import Settings
 from producers.topics import ensure_topics
-from tests.integration.clickhouse_endpoint import ClickHouseEndpoint
 from tests.integration.conftest import WorkerProcess, free_port
 from tests.integration.test_reliability_support import (
     Expected,
@@ -41,17 +39,6 @@ from tests.integration.test_reliability_support import (
 )
 
 COUNT = 30_000
-
-
-@pytest.fixture
-def shared_clickhouse(tmp_path: Path) -> Iterator[str]:
-    """One ClickHouse reachable over HTTP by several processes; yields its URL."""
-    endpoint = ClickHouseEndpoint(tmp_path / "clickhouse", free_port(), tmp_path / "clickhouse-http.log")
-    endpoint.start()
-    try:
-        yield endpoint.url
-    finally:
-        endpoint.stop()
 
 
 def _assigned(settings: Settings) -> dict[str, set[int]]:
