@@ -85,11 +85,13 @@ def register_web(
     settings: Settings,
     client_provider: Callable[[], Client] | None = None,
     metrics: Callable[[], Mapping[str, float]] | None = None,
+    misplaced: Callable[[], Mapping[str, int]] | None = None,
 ) -> None:
     """Add the dashboard, /sql, /metrics and /hcp/health to `app`'s web server; announce it in data/worker.json.
 
     `client_provider` returns a read-only client; by default this process opens its own
-    readonly=1 handle (sinks.analytics.read_only_client).
+    readonly=1 handle (sinks.analytics.read_only_client). `misplaced`: this worker's count of
+    records on the wrong partition, per topic, shown on the live dashboard.
     """
     reader = _Reader(settings, client_provider)
 
@@ -103,6 +105,8 @@ def register_web(
             query = {key: value for key, value in request.query.items() if key != "refresh"}
             try:
                 body = await reader.payload(query)
+                if misplaced is not None:
+                    body = _with_worker(body, {"misplaced_by_topic": dict(misplaced())})
             except ValueError as error:
                 return self.json({"error": str(error)}, status=400)
             except Exception as error:  # ClickHouse errors of any kind: tell the page, keep serving
@@ -180,6 +184,12 @@ def _dashboard_json(run: Runner, query: Mapping[str, str]) -> bytes:
     names = {code: matter.name for code, matter in catalog.matters.items()}
     payload = reports.dashboard_payload(run, period, filters, names)
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _with_worker(body: bytes, worker: dict[str, Any]) -> bytes:
+    """The cached ClickHouse payload with this worker's own counters added (they change every batch)."""
+    assert body.endswith(b"}"), "the dashboard payload is a JSON object"
+    return body[:-1] + b',"worker":' + json.dumps(worker, ensure_ascii=False, separators=(",", ":")).encode() + b"}"
 
 
 def _identity(settings: Settings) -> dict[str, Any]:

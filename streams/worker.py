@@ -46,7 +46,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
         province_of_topic=portals,
     )
     counters = register_ingest(app, settings, ingestor, ClickHouseWriter(client))
-    register_web(app, settings, metrics=counters.metrics)
+    register_web(app, settings, metrics=counters.metrics, misplaced=lambda: counters.repair.misplaced)
 
     @app.task  # type: ignore[untyped-decorator]
     async def keep_collector_off_the_hot_path() -> None:

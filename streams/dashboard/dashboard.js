@@ -170,8 +170,17 @@
         td(name("reasons", r.top_reason)))));
   }
 
+  function renderInput(worker) {
+    const section = document.getElementById("input-section");
+    if (!worker) return section.remove();  // the static report has no worker behind it
+    const rows = Object.entries(worker.misplaced_by_topic || {}).sort((a, b) => b[1] - a[1]);
+    replace("input", table("input-table", ["主题 (topic)", "分区错误的记录 (misplaced)"], rows, (r) =>
+      el("tr", { "data-topic": r[0] }, td(r[0]), td(num(r[1]), "num bad"))));
+  }
+
   function render(data) {
     labels = data.labels || labels;
+    if (document.getElementById("input-section")) renderInput(data.worker);
     document.getElementById("period").textContent = "统计期 " + data.period.label + " · 数据表 " + data.period.table;
     renderAlerts(data.alerts);
     renderPriorities(data.priorities);

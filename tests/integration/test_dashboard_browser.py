@@ -80,6 +80,8 @@ def test_dashboard_shows_the_incident(pipeline_settings: Settings, tmp_path: Pat
                 assert first_trend.get_attribute("data-step") == INCIDENT["step"]
                 assert first_trend.locator("path.rate-line").count() == 1
                 assert page.locator("#alerts").inner_text().strip() != ""
+                # The worker's own input counters: everything came through `hcp publish`, none misplaced.
+                assert page.locator("#input p.empty").count() == 1
 
                 # It refreshes by itself (every 2 s here).
                 page.wait_for_function("Number(document.body.dataset.refreshes || 0) >= 2", timeout=30_000)

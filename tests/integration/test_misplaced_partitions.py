@@ -66,6 +66,7 @@ def test_misplaced_ratings_are_re_sent_and_traced_with_their_timeline(
     )
     workers[0].wait_until_drained(timeout=300)  # the lag of every source partition, copies included
     counted = sum(_misplaced_counted(worker.settings) for worker in workers)
+    on_dashboards = sum(_misplaced_on_dashboard(worker.settings) for worker in workers)
     for worker in workers:
         assert worker.stop() == 0, worker.log_tail()
 
@@ -76,6 +77,7 @@ def test_misplaced_ratings_are_re_sent_and_traced_with_their_timeline(
         f"{sum(1 for row in attributions if row[_column(settings, 'mode')])} (control {with_timeline})"
     )
     assert counted == misplaced
+    assert on_dashboards == misplaced
     assert ratings == expected_ratings
     assert attributions == expected_attributions
     assert with_timeline > 0
@@ -134,6 +136,15 @@ def _owns_partitions(settings: Settings) -> bool:
     except (OSError, ValueError):
         return False
     return bool(assigned.get(settings.topics["cases"]))
+
+
+def _misplaced_on_dashboard(settings: Settings) -> int:
+    """What the worker's live dashboard shows: records on the wrong partition, per topic."""
+    url = f"http://127.0.0.1:{settings.web_port}/dashboard/data.json"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        shown = json.loads(response.read())["worker"]["misplaced_by_topic"]
+    assert all(topic in settings.source_topics for topic in shown), shown
+    return sum(int(count) for count in shown.values())
 
 
 def _misplaced_counted(settings: Settings) -> int:
