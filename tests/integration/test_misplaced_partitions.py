@@ -65,7 +65,9 @@ def test_misplaced_ratings_are_re_sent_and_traced_with_their_timeline(
         lambda: all(_owns_partitions(worker.settings) for worker in workers), 180, "both workers to own partitions"
     )
     workers[0].wait_until_drained(timeout=300)  # the lag of every source partition, copies included
-    counted = sum(_misplaced_counted(worker.settings) for worker in workers)
+    counted = sum(_metric(worker.settings, "hcp_misplaced_records{") for worker in workers)
+    resent = sum(_metric(worker.settings, "hcp_repaired_copies_sent ") for worker in workers)
+    copies_taken = sum(_metric(worker.settings, "hcp_repaired_copies_taken ") for worker in workers)
     on_dashboards = sum(_misplaced_on_dashboard(worker.settings) for worker in workers)
     for worker in workers:
         assert worker.stop() == 0, worker.log_tail()
@@ -73,10 +75,11 @@ def test_misplaced_ratings_are_re_sent_and_traced_with_their_timeline(
     ratings, attributions = _rows(settings)
     print(
         f"\nmisplaced by confluent-kafka's default partitioner: {misplaced} of {len(expected_ratings)} ratings; "
-        f"counted by the workers: {counted}; attributions with a case timeline: "
+        f"counted by the workers: {counted}; re-sent {resent}, copies taken {copies_taken}; "
+        f"attribution rows with a case timeline: "
         f"{sum(1 for row in attributions if row[_column(settings, 'mode')])} (control {with_timeline})"
     )
-    assert counted == misplaced
+    assert counted == misplaced == resent == copies_taken
     assert on_dashboards == misplaced
     assert ratings == expected_ratings
     assert attributions == expected_attributions
@@ -147,9 +150,8 @@ def _misplaced_on_dashboard(settings: Settings) -> int:
     return sum(int(count) for count in shown.values())
 
 
-def _misplaced_counted(settings: Settings) -> int:
+def _metric(settings: Settings, prefix: str) -> int:
+    """The sum of the worker's /metrics lines starting with `prefix` (one per topic for labelled ones)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/metrics", timeout=5) as response:
         text = response.read().decode()
-    return sum(
-        int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines() if line.startswith("hcp_misplaced_records{")
-    )
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines() if line.startswith(prefix))
