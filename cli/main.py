@@ -11,10 +11,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cli import Subcommands, backtest, demo, dlq, publish, report, simulate, sql, summary, trace, worker
+from cli import Subcommands, backtest, contracts, demo, dlq, publish, report, simulate, sql, summary, trace, worker
 from haochaping.settings import Settings, SettingsError
 
-SUBCOMMANDS = (worker, publish, simulate, trace, backtest, summary, report, sql, dlq, demo)
+SUBCOMMANDS = (worker, publish, simulate, trace, backtest, summary, report, sql, dlq, contracts, demo)
 
 ENVIRONMENT_HELP = """\
 settings (environment):
