@@ -34,7 +34,7 @@ WARN_EVERY_SECONDS = 60.0
 PRODUCER_SETTINGS = (
     "partition by murmur2 of the UTF-8 key (Java client and kafka-python: the default; "
     "librdkafka clients such as kcat, confluent-kafka and Confluent.Kafka: partitioner=murmur2_random; "
-    "sarama: NewCustomHashPartitioner with murmur2; see docs/contracts.md)"
+    "sarama: NewMurmur2Partitioner (v1.50.0+); see docs/contracts.md)"
 )
 
 
