@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -21,6 +22,15 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-HCP-Signature"
 QUEUE_LIMIT = 10_000
+
+
+def shown(url: str) -> str:
+    """The URL for logs and dead-letter reasons: no user, password or query (webhook tokens live there)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "…" if parts.query else "", ""))
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -59,7 +69,7 @@ class WebhookSender:
             try:
                 self._queue.put_nowait((url, body))
             except asyncio.QueueFull:
-                log.error("webhook queue full: alert %s not delivered to %s", alert.get("alert_id"), url)
+                log.error("webhook queue full: alert %s not delivered to %s", alert.get("alert_id"), shown(url))
 
     async def run(self) -> None:
         """Deliver queued alerts until cancelled."""
@@ -83,9 +93,9 @@ class WebhookSender:
             except (aiohttp.ClientError, TimeoutError) as error:
                 problem = f"{type(error).__name__}: {error}"
             if attempt < self._max_attempts:
-                log.warning("webhook %s failed (%s), attempt %d of %d", url, problem, attempt, self._max_attempts)
+                log.warning("webhook %s failed (%s), attempt %d of %d", shown(url), problem, attempt, self._max_attempts)
                 await asyncio.sleep(backoff)
                 backoff *= 2
-        reason = f"webhook {url} failed {self._max_attempts} times, last: {problem}"
+        reason = f"webhook {shown(url)} failed {self._max_attempts} times, last: {problem}"
         log.error("%s; dead-lettering the alert", reason)
         await self._on_give_up(url, body, reason)

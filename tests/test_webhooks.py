@@ -9,7 +9,7 @@ import json
 
 from aiohttp import web
 
-from sinks.webhooks import SIGNATURE_HEADER, WebhookSender, sign
+from sinks.webhooks import SIGNATURE_HEADER, WebhookSender, shown, sign
 
 
 def test_signature_is_hmac_sha256_of_the_body() -> None:
@@ -84,3 +84,10 @@ def test_delivery_gives_up_after_max_attempts() -> None:
     assert len(given_up) == 1
     assert given_up[0][1] == b'{"alert_id":"a2"}'
     assert given_up[0][2].endswith("failed 3 times, last: HTTP 500")
+
+
+def test_logs_and_reasons_show_webhook_urls_without_credentials_or_tokens() -> None:
+    assert shown("https://bot:pa55@hooks.example.cn:8443/robot/send?access_token=abc123") == (
+        "https://hooks.example.cn:8443/robot/send?…"
+    )
+    assert shown("http://127.0.0.1:9000/alerts") == "http://127.0.0.1:9000/alerts"
