@@ -93,7 +93,9 @@ class WebhookSender:
             except (aiohttp.ClientError, TimeoutError) as error:
                 problem = f"{type(error).__name__}: {error}"
             if attempt < self._max_attempts:
-                log.warning("webhook %s failed (%s), attempt %d of %d", shown(url), problem, attempt, self._max_attempts)
+                log.warning(
+                    "webhook %s failed (%s), attempt %d of %d", shown(url), problem, attempt, self._max_attempts
+                )
                 await asyncio.sleep(backoff)
                 backoff *= 2
         reason = f"webhook {shown(url)} failed {self._max_attempts} times, last: {problem}"
