@@ -83,6 +83,9 @@ class IngestBatch:
     future_dated: int = 0
     # Newest case-event time per partition (epoch seconds): how far each partition's timelines have come.
     latest_case_at: dict[int, float] = field(default_factory=dict)
+    # The same for parking, with future-dated events counted at the plausible limit: a portal or
+    # office whose clock runs ahead must not leave every rating parked until its wait runs out.
+    case_clock_at: dict[int, float] = field(default_factory=dict)
     # Newest rating time per partition: the alert detector's watermark is the slowest partition's.
     latest_rating_at: dict[int, float] = field(default_factory=dict)
     # Ratings parked in this batch (to put in the parked table) and released from it (to delete).
@@ -200,7 +203,7 @@ class Ingestor:
         latest_plausible: float,
     ) -> list[tuple[RatingEvent, Message]]:
         """Traces the parked ratings whose time has come; returns the fresh ratings to trace now."""
-        parking.clock.advance(batch.latest_case_at)
+        parking.clock.advance(batch.case_clock_at)
         for release in parking.lot.release(parking.clock):
             batch.released.append(release)
             message = release.rating.message
@@ -212,7 +215,8 @@ class Ingestor:
             self._add_rating(batch, decoded, message, load, latest_plausible, note)
         now: list[tuple[RatingEvent, Message]] = []
         for rating, message in ratings:
-            at = rating.rated_at.timestamp()
+            # Beyond the plausible limit times cannot be ordered: such a rating waits for that limit.
+            at = min(rating.rated_at.timestamp(), latest_plausible)
             if parking.lot.must_park(message, at, parking.clock, has_case=rating.case_id is not None):
                 batch.parked.append(parking.lot.park(message, at))
             else:
@@ -230,7 +234,10 @@ class Ingestor:
     ) -> bytes:
         """Adds the event to its timeline; returns the timeline's key."""
         batch.case_events += 1
-        _advance(batch, batch.latest_case_at, message.partition, event.at.timestamp(), latest_plausible)
+        at = event.at.timestamp()
+        _advance(batch, batch.latest_case_at, message.partition, at, latest_plausible)
+        clock_at = min(at, latest_plausible)
+        batch.case_clock_at[message.partition] = max(batch.case_clock_at.get(message.partition, clock_at), clock_at)
         batch.add_row("case_events", case_event_row(event, message.source))
         key = event.case_id.encode()
         timeline = load(key)

@@ -149,7 +149,8 @@ class CaseClock:
     """Per partition, the newest case-event time processed; with Kafka's view of whether all are read.
 
     `caught_up(p)` comes from the worker: every case event of partition p that Kafka holds has been
-    taken. Future-dated events never reach `advance` (the ingestor keeps them out of its watermarks).
+    taken. Future-dated events reach `advance` at the plausible limit (now + the allowed clock skew),
+    and a future-dated rating is parked at that limit: beyond it times cannot be ordered.
     """
 
     caught_up: Callable[[int], bool]

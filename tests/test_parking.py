@@ -100,3 +100,19 @@ def test_restored_entries_keep_their_order_and_park_time() -> None:
     clock.now = 1_250.0  # 350 s after they were parked: over the wait
     released = parking.lot.release(parking.clock)
     assert [release.rating.message.offset for release in released] == [7, 8, 9]
+
+
+def test_with_clocks_running_ahead_a_future_dated_rating_is_released_by_future_dated_case_events() -> None:
+    # The ingestor's clock is an hour behind the portal's and the office's: both are "future-dated".
+    behind = RATED - 3_600
+    parking, _clock = _parking()
+    ingestor = Ingestor(TOPICS, b"k", default_catalog(), max_clock_skew_seconds=600, clock=lambda: behind)
+    timelines: dict[bytes, bytes] = {}
+    first = ingestor.process([_rating(7)], timelines, parking)
+    assert [parked.message.offset for parked in first.parked] == [7]
+    assert first.parked[0].rated_at == behind + 600  # parked at the plausible limit
+    later = case_event(at="2026-11-20T08:00:00+00:00")  # after the rating, also beyond the limit
+    second = ingestor.process([Message("t.cases", 2, 10, b"C-0001", encode(later))], timelines, parking)
+    assert [(release.rating.message.offset, release.waited_out) for release in second.released] == [(7, False)]
+    assert second.future_dated == 2  # the case event and the rating: neither moved a watermark
+    assert second.latest_case_at == {} and second.latest_rating_at == {}
