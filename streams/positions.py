@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import faust
+from aiokafka.errors import IllegalStateError
 from faust.types import TP, EventT
 
 from producers.sources import PositionStore, SourcePartition
@@ -58,14 +59,26 @@ class AgentPositions:
         return admission
 
     async def seek(self, positions: Mapping[SourcePartition, int]) -> None:
-        """Put Faust's consumer on these offsets (it reads from there again)."""
+        """Put Faust's consumer on these offsets (it reads from there again).
+
+        `seek_wait` seeks in the consumer's own thread: `Consumer.seek` calls aiokafka from this
+        one, which raced its fetcher (a KeyError in `fetched_records` crashed a worker). It also
+        moves Faust's read position, except for offset 0; only `perform_seek` clears that (Faust
+        would drop the re-read records as already read), so it comes first when 0 is wanted.
+        """
         consumer = self._app.consumer
         assigned = consumer.assignment()
-        for key, offset in positions.items():
-            tp = TP(*key)
-            if tp in assigned:
-                self.counters.seeks += 1
-                await consumer.seek(tp, offset)
+        wanted = {TP(*key): offset for key, offset in positions.items() if TP(*key) in assigned}
+        if not wanted:
+            return
+        if 0 in wanted.values():
+            await consumer.perform_seek()
+        try:
+            await consumer.seek_wait(wanted)
+        except IllegalStateError as error:  # revoked meanwhile: its new owner starts from the commits
+            log.info("%s: not sought (%s); a rebalance is under way", self._name, error)
+            return
+        self.counters.seeks += len(wanted)
         log.info("%s: Faust's consumer put back on %s", self._name, _described(positions))
 
     async def learn_starts(self, partitions: set[SourcePartition]) -> None:
