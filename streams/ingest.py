@@ -197,7 +197,13 @@ class IngestAgent:
 
     def _taken_all(self, tp: TP) -> bool:
         """Has the agent taken every record of `tp` that Kafka holds?"""
-        end = self.app.consumer.highwater(tp)
+        consumer = self.app.consumer
+        if tp not in consumer.assignment():  # revoked while its batch is processed: not known here
+            return False
+        try:
+            end = consumer.highwater(tp)
+        except AssertionError:  # aiokafka asserts the assignment, which its thread may change meanwhile
+            return False
         taken = self.positions.order.expected((tp.topic, tp.partition))
         return end is not None and taken is not None and taken >= end
 
