@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import collections
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -98,8 +99,8 @@ def main() -> int:
         started = time.perf_counter()
         worker.wait_drained(timeout=3600)
         seconds = time.perf_counter() - started
-        recorder.terminate()
-        recorder.wait(timeout=60)
+        recorder.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C, not on SIGTERM
+        recorder.wait(timeout=120)
     finally:
         worker.stop()
     print(f"{args.events:,} events drained in {seconds:.1f} s ({args.events / seconds:,.0f} events/s) under py-spy")

@@ -66,9 +66,10 @@ class ObservationRouter:
         observed = zip(batch.observations, batch.observation_sources, strict=True)
         routed = route(observed, progress, self._partitions)
         pending = [
-            await self._topic.send(key=str(partition).encode(), value=part.encode(), partition=partition)
+            await self._topic.send(key=str(partition).encode(), value=message, partition=partition)
             for partition, part in routed.items()
             if part.observations or part.rating_times
+            for message in part.encode_chunks()
         ]
         await asyncio.gather(*pending)  # on the topic before the source records are acknowledged
 

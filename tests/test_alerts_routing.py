@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from haochaping.alerts.routing import RoutedBatch, SourceProgress, detector_partition, route
@@ -42,7 +43,23 @@ def test_every_observation_of_a_step_goes_to_one_partition_and_every_partition_h
 
 def test_a_routed_batch_survives_the_wire() -> None:
     batch = RoutedBatch(((_observation("REVIEW"), Source("t.ratings.340000", 3, 17)),), {0: 1.5, 3: None})
-    assert RoutedBatch.decode(batch.encode()) == batch
+    (message,) = batch.encode_chunks()
+    assert RoutedBatch.decode(message) == batch
+
+
+def test_a_large_batch_is_split_under_the_budget_with_the_rating_times_last() -> None:
+    long_comment = "审批一直没动静，打电话也没人接。" * 120  # ~1,900 characters, near the contract's 2,000
+    observed = tuple(
+        (replace(_observation("REVIEW", f"R-{n}"), comment=long_comment), Source("t.ratings", n % 4, n))
+        for n in range(600)
+    )
+    batch = RoutedBatch(observed, {0: 1.5, 1: None})
+    messages = batch.encode_chunks(max_bytes=256 * 1024)
+    decoded = [RoutedBatch.decode(message) for message in messages]
+    assert len(messages) == 14  # 600 observations of ~6.1 kB (5,760 bytes of comment), 43 per 256 kB
+    assert max(len(message) for message in messages) <= 256 * 1024 + 100
+    assert [item for part in decoded for item in part.observations] == list(observed)
+    assert [part.rating_times for part in decoded] == [{}] * 13 + [{0: 1.5, 1: None}]
 
 
 def test_no_watermark_until_every_source_partition_has_reported() -> None:

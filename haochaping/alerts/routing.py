@@ -24,6 +24,10 @@ def detector_partition(step: str, partitions: int) -> int:
     return zlib.crc32(step.encode()) % partitions
 
 
+# Kafka's default request limit is 1 MB (producer max_request_size, broker message.max.bytes).
+MESSAGE_BUDGET = 256 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class RoutedBatch:
     """What one ingest batch sends one detector partition: observations and rating-time progress."""
@@ -33,12 +37,32 @@ class RoutedBatch:
     # nothing parked) and holds no window open.
     rating_times: Mapping[int, float | None]
 
-    def encode(self) -> bytes:
-        body = {
-            "observations": [_observation_wire(observation, source) for observation, source in self.observations],
-            "rating_times": {str(partition): at for partition, at in self.rating_times.items()},
-        }
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    def encode_chunks(self, max_bytes: int = MESSAGE_BUDGET) -> list[bytes]:
+        """The batch as messages of at most ~`max_bytes` each, in order; only the last carries the rating times.
+
+        Comments make observations up to a few kB each, so one batch's part can outgrow the
+        producer's request limit (1 MB). Offsets per source rise within each chunk and from one
+        chunk to the next (the detector skips what it counted before), and the rating times come
+        last, so no window closes before the observations it covers have arrived.
+        """
+        encoded = [
+            json.dumps(_observation_wire(observation, source), ensure_ascii=False, separators=(",", ":")).encode()
+            for observation, source in self.observations
+        ]
+        times = json.dumps({str(p): at for p, at in self.rating_times.items()}, separators=(",", ":")).encode()
+        chunks: list[list[bytes]] = [[]]
+        size = 0
+        for item in encoded:
+            if chunks[-1] and size + len(item) + 1 > max_bytes:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(item)
+            size += len(item) + 1
+        messages = []
+        for number, chunk in enumerate(chunks, start=1):
+            rating_times = times if number == len(chunks) else b"{}"
+            messages.append(b'{"observations":[' + b",".join(chunk) + b'],"rating_times":' + rating_times + b"}")
+        return messages
 
     @classmethod
     def decode(cls, data: bytes) -> RoutedBatch:
