@@ -24,7 +24,10 @@ TEXT_CAP = 2.0  # however often a comment repeats a step, it counts at most this
 IMPLIED_CAP = 0.8  # a step only implied by a reason word (刷不过 → IDENTITY via IDENTITY_FAIL)
 IMPLIED_SCALE = 0.6
 TAG_WEIGHT = 0.5  # a reason tag the rater ticked, towards the step it implies
-PORTAL_WEIGHT = 0.25  # the step the portal says the rating was given at (alone: not enough)
+PORTAL_WEIGHT = 0.25  # the step the portal says the rating was given at, beside a step the text names
+# When the text names no step, the touchpoint is the best evidence there is (一次一评: the rating was
+# given there): above MIN_SCORE and above what a reason word implies, below a timeline breach.
+PORTAL_ALONE = 0.45
 EXPLICIT = 0.7  # text scores at least this name a step outright
 DAMPED = 0.35  # timeline hints about other steps when the citizen named one
 CORROBORATED = 1.6  # a timeline signal that explains the complaint (太慢 + a breach)
@@ -129,7 +132,8 @@ def _score(
         if label:
             add(label, TAG_WEIGHT * strength, None)
     if rating.step is not None:
-        add(rating.step.value, PORTAL_WEIGHT, f"portal_step:{rating.step.value}")
+        weight = PORTAL_WEIGHT if reading.labels else PORTAL_ALONE
+        add(rating.step.value, weight, f"portal_step:{rating.step.value}")
 
     explicit = max(reading.labels.values(), default=0.0) >= EXPLICIT
     complained = {reason for reason, weight in reading.reasons.items() if weight >= 0.3}

@@ -1,7 +1,8 @@
 """Scores trace() against a labelled set of ratings and prints per-step precision and recall.
 
-`python -m haochaping.tracing.evaluate [tests/data/tracing_eval.jsonl]`; the eval test calls
-evaluate() and asserts on the report.
+`python -m haochaping.tracing.evaluate [FILE.jsonl ...] [--misses]`; the eval tests call
+evaluate() and assert on the report. A label is `"step"` (one answer) or `"steps"` (the answers an
+analyst accepts; the first is the one counted in the confusion table when none matches).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ class Expected:
     step: str | None  # None: a positive rating that must not be attributed
     reason: str | None = None
     responsible_role: str | None = None
+    accepted: tuple[str, ...] = ()  # every acceptable primary step; () means just `step`
+    category: str = ""  # the kind of story, for the per-category table
+
+    def accepts(self, got: str) -> bool:
+        return got in (self.accepted or (self.step,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,11 @@ class Report:
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
     misses: list[Miss] = field(default_factory=list)
     reason_misses: list[Miss] = field(default_factory=list)
+    categories: dict[str, list[int]] = field(default_factory=dict)  # category -> [correct, total]
+
+    @property
+    def reason_accuracy(self) -> float:
+        return self.reason_correct / self.reason_total if self.reason_total else 0.0
 
     @property
     def accuracy(self) -> float:
@@ -91,10 +102,25 @@ def load(path: Path) -> list[LabelledRating]:
                 raise ValueError(f"{path}:{number}: bad case event: {event}")
             events.append(event)
         timeline = CaseTimeline.from_events(events) if events else None
-        wanted = record["expected"]
-        expected = Expected(wanted.get("step"), wanted.get("reason"), wanted.get("responsible_role"))
+        expected = _expected(record["expected"])
         items.append(LabelledRating(rating, timeline, expected))
     return items
+
+
+def _expected(wanted: dict[str, object]) -> Expected:
+    accepted = tuple(str(step) for step in wanted.get("steps") or ())  # type: ignore[attr-defined]
+    step = wanted.get("step", accepted[0] if accepted else None)
+    return Expected(
+        None if step is None else str(step),
+        _optional(wanted.get("reason")),
+        _optional(wanted.get("responsible_role")),
+        accepted,
+        str(wanted.get("category") or ""),
+    )
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def evaluate(items: Iterable[LabelledRating], catalog: Catalog | None = None) -> Report:
@@ -116,16 +142,21 @@ def _score(report: Report, item: LabelledRating, attribution: Attribution) -> No
         return
     got = attribution.step or "None"
     report.total += 1
-    report.confusion[(expected.step, got)] += 1
-    if got == expected.step:
+    hit = expected.accepts(got)
+    report.confusion[(got if hit else expected.step, got)] += 1
+    tally = report.categories.setdefault(expected.category or "-", [0, 0])
+    tally[0] += hit
+    tally[1] += 1
+    if hit:
         report.correct += 1
     else:
-        report.misses.append(Miss(item.rating.rating_id, item.rating.comment, expected.step, got))
+        wanted = "|".join(expected.accepted) or expected.step
+        report.misses.append(Miss(item.rating.rating_id, item.rating.comment, wanted, got))
     if expected.reason is not None:
         report.reason_total += 1
         if attribution.reason == expected.reason:
             report.reason_correct += 1
-        elif got == expected.step:
+        elif hit:
             miss = Miss(item.rating.rating_id, item.rating.comment, expected.reason, str(attribution.reason))
             report.reason_misses.append(miss)
     if expected.responsible_role is not None:
@@ -134,7 +165,14 @@ def _score(report: Report, item: LabelledRating, attribution: Attribution) -> No
         report.role_correct += role == expected.responsible_role
 
 
-def format_report(report: Report) -> str:
+def format_categories(report: Report) -> str:
+    lines = [f"{'category':<24}{'n':>5}{'hit':>5}{'accuracy':>10}"]
+    for name, (hits, total) in sorted(report.categories.items(), key=lambda item: (-item[1][1], item[0])):
+        lines.append(f"{name:<24}{total:>5}{hits:>5}{hits / total:>10.2f}")
+    return "\n".join(lines)
+
+
+def format_report(report: Report, misses: bool = True) -> str:
     lines = [f"{'step':<12}{'support':>8}{'precision':>11}{'recall':>8}"]
     for label in report.labels():
         support, precision, recall = report.precision_recall(label)
@@ -148,12 +186,12 @@ def format_report(report: Report) -> str:
         share = report.role_correct / report.role_total
         lines.append(f"responsible role (where labelled): {report.role_correct}/{report.role_total} = {share:.3f}")
     lines.append(f"positives attributed: {report.positives_attributed}/{report.positives}")
-    if report.misses:
+    if misses and report.misses:
         lines.append("")
         lines.append("misses:")
         for miss in report.misses:
             lines.append(f"  {miss.rating_id}: expected {miss.expected}, got {miss.got}: {miss.comment}")
-    if report.reason_misses:
+    if misses and report.reason_misses:
         lines.append("")
         lines.append("reason misses (step right):")
         for miss in report.reason_misses:
@@ -163,9 +201,25 @@ def format_report(report: Report) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    path = Path(args[0]) if args else DEFAULT_PATH
-    report = evaluate(load(path))
-    print(format_report(report))
+    show_misses = "--misses" in args or len([arg for arg in args if not arg.startswith("--")]) <= 1
+    paths = [Path(arg) for arg in args if not arg.startswith("--")] or [DEFAULT_PATH]
+    summary = []
+    for path in paths:
+        report = evaluate(load(path))
+        print(f"== {path}")
+        print(format_report(report, misses=show_misses))
+        if len(report.categories) > 1:
+            print(format_categories(report))
+        print()
+        summary.append((path.name, report))
+    if len(summary) > 1:
+        print(f"{'set':<28}{'negatives':>10}{'step':>7}{'reason':>8}{'role':>7}{'positives attributed':>22}")
+        for name, report in summary:
+            role = report.role_correct / report.role_total if report.role_total else 0.0
+            print(
+                f"{name:<28}{report.total:>10}{report.accuracy:>7.3f}{report.reason_accuracy:>8.3f}"
+                f"{role:>7.3f}{report.positives_attributed:>12}/{report.positives}"
+            )
     return 0
 
 
