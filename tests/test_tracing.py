@@ -32,9 +32,18 @@ def rating(
     rated_at: str = "2025-03-31T10:00:00+08:00",
 ) -> RatingEvent:
     payload = {
-        "schema": "hcp.rating/1", "rating_id": "r1", "case_id": case_id, "matter_code": MATTER,
-        "province": "310000", "channel": channel, "level": level, "tags": list(tags), "comment": comment,
-        "step": step, "rated_at": rated_at, "rater": {"id": "u1", "real_name": True},
+        "schema": "hcp.rating/1",
+        "rating_id": "r1",
+        "case_id": case_id,
+        "matter_code": MATTER,
+        "province": "310000",
+        "channel": channel,
+        "level": level,
+        "tags": list(tags),
+        "comment": comment,
+        "step": step,
+        "rated_at": rated_at,
+        "rater": {"id": "u1", "real_name": True},
     }
     return RatingEvent.model_validate_json(json.dumps(payload))
 
@@ -43,8 +52,16 @@ def case(*rows: tuple[str, str, dict[str, str], str]) -> CaseTimeline:
     events = []
     for number, (step, action, org, at) in enumerate(rows):
         payload = {
-            "schema": "hcp.case/1", "event_id": f"e{number}", "case_id": "C1", "matter_code": MATTER,
-            "mode": "proxy", "step": step, "action": action, "org": org, "at": at, "note": None,
+            "schema": "hcp.case/1",
+            "event_id": f"e{number}",
+            "case_id": "C1",
+            "matter_code": MATTER,
+            "mode": "proxy",
+            "step": step,
+            "action": action,
+            "org": org,
+            "at": at,
+            "note": None,
         }
         events.append(CaseEvent.model_validate_json(json.dumps(payload)))
     return CaseTimeline.from_events(events)
@@ -70,8 +87,14 @@ def steps_of(attribution: Attribution) -> dict[str, float]:
 def test_positive_ratings_are_not_attributed() -> None:
     wire = trace(rating("审核太慢了", level=3), slow_transfer(), CATALOG).to_wire()
     assert wire == {
-        "rating_id": "r1", "negative": False, "step": None, "reason": None, "responsible": None,
-        "steps": [], "confidence": 1.0, "evidence": [],
+        "rating_id": "r1",
+        "negative": False,
+        "step": None,
+        "reason": None,
+        "responsible": None,
+        "steps": [],
+        "confidence": 1.0,
+        "evidence": [],
     }
 
 
@@ -96,7 +119,7 @@ def test_concession_with_although() -> None:
 
 def test_negation_exonerates_a_step() -> None:
     attribution = trace(rating("不是窗口的问题，是邮寄太慢", step="ACCEPT"), None, CATALOG)
-    assert (attribution.step, attribution.reason) == ("DELIVER", "DELAY")
+    assert (attribution.step, attribution.reason) == ("DELIVER", "DELIVERY_PROBLEM")
     assert "ACCEPT" not in steps_of(attribution)  # the portal step is exonerated too
     assert "text:窗口 (not ACCEPT)" in attribution.evidence
 
@@ -124,10 +147,54 @@ def test_no_evidence_is_unknown_not_a_guess() -> None:
         assert attribution.step == "UNKNOWN"
         assert attribution.responsible is None and attribution.confidence == 0.0
         assert attribution.steps[0].weight == 1.0
-    # The portal step alone is where the rating was given, not what it is about.
-    assert trace(rating("不满意", step="PAYMENT", case_id=None), None, CATALOG).step == "UNKNOWN"
     # A vague complaint keeps its reason.
     assert trace(rating("太慢了", case_id=None), None, CATALOG).reason == "DELAY"
+
+
+# Where each channel collects ratings (一次一评): the touchpoint a portal would send as `step`.
+TOUCHPOINTS = {
+    "pc": "APPLY",
+    "app": "SUBMIT",
+    "mini_program": "IDENTITY",
+    "window": "ACCEPT",
+    "kiosk": "DELIVER",
+    "hotline": "GUIDE",
+    "sms": "NOTIFY",
+}
+ROLE_IN_PROXY_MODE = {
+    "APPLY": "PLATFORM",
+    "SUBMIT": "RECEIVING",
+    "IDENTITY": "RECEIVING",
+    "ACCEPT": "RECEIVING",
+    "DELIVER": "LOGISTICS",
+    "GUIDE": "RECEIVING",
+    "NOTIFY": "PLATFORM",
+}
+
+
+@pytest.mark.parametrize("channel", sorted(TOUCHPOINTS))
+def test_a_vague_rating_is_traced_to_the_step_the_portal_collected_it_at(channel: str) -> None:
+    step = TOUCHPOINTS[channel]
+    for comment in ("不满意", "差评！！！", None, "太差了，服了", "。。。"):
+        attribution = trace(rating(comment, step=step, channel=channel, case_id=None), None, CATALOG)
+        assert attribution.step == step, (channel, comment)
+        assert f"portal_step:{step}" in attribution.evidence
+        assert attribution.responsible is not None
+        assert attribution.responsible.role == ROLE_IN_PROXY_MODE.get(step, attribution.responsible.role)
+        assert attribution.confidence > 0.0
+
+
+@pytest.mark.parametrize("channel", sorted(TOUCHPOINTS))
+def test_a_step_the_text_names_wins_over_the_portal_step(channel: str) -> None:
+    portal = TOUCHPOINTS[channel]
+    named, comment = ("PAYMENT", "缴费的时候扣了两次钱") if portal != "PAYMENT" else ("REVIEW", "审核拖了一个月")
+    attribution = trace(rating(comment, step=portal, channel=channel, case_id=None), None, CATALOG)
+    assert attribution.step == named, (channel, attribution.steps)
+
+
+def test_a_timeline_breach_outweighs_the_portal_step_of_a_vague_rating() -> None:
+    attribution = trace(rating("太慢了", step="NOTIFY"), slow_transfer(), CATALOG)
+    assert attribution.step == "TRANSFER"
 
 
 def test_timeline_breach_resolves_a_vague_comment() -> None:

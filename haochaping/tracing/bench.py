@@ -45,9 +45,7 @@ def simulated_stream(ratings: int, seed: int = 1) -> Work:
 
 
 def eval_set() -> Work:
-    return [
-        (item.rating, item.timeline.encode() if item.timeline is not None else None) for item in load(DEFAULT_PATH)
-    ]
+    return [(item.rating, item.timeline.encode() if item.timeline is not None else None) for item in load(DEFAULT_PATH)]
 
 
 def rate(work: Work, seconds: float, fresh_text: bool) -> float:

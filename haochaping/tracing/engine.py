@@ -182,7 +182,8 @@ def _reason_for(label: str, rating: RatingEvent, reading: Reading, signals: list
             add(signal.reason.value, (0.6 if signal.kind != "breach" else 0.4) * signal.strength)
     if not weights:
         return lexicon.DEFAULT_REASON.get(label, Reason.OTHER.value)
-    return max(weights, key=lambda reason: (round(weights[reason], 9), -_REASON_RANK[reason]))
+    best = max(weights, key=lambda reason: (round(weights[reason], 9), -_REASON_RANK[reason]))
+    return lexicon.SLOW_AS.get(label, best) if best == Reason.DELAY else best
 
 
 def _unknown(
@@ -192,9 +193,7 @@ def _unknown(
     reasons = {r: w for r, w in reading.reasons.items() if r != lexicon.FAILURE}
     for tag in rating.tags:
         reasons[tag.value] = reasons.get(tag.value, 0.0) + 0.8
-    reason = (
-        max(reasons, key=lambda r: (round(reasons[r], 9), -_REASON_RANK[r])) if reasons else Reason.OTHER.value
-    )
+    reason = max(reasons, key=lambda r: (round(reasons[r], 9), -_REASON_RANK[r])) if reasons else Reason.OTHER.value
     lines = [line for group in evidence.values() for line in group] + reading.reason_evidence
     lines += reading.negation_evidence + [signal.evidence for signal in signals]
     unknown = AttributionLabel.UNKNOWN.value

@@ -31,6 +31,7 @@ from haochaping.tracing.phrases import (
     Weighted,
     phrase_table,
 )
+from haochaping.tracing.stories import story_table
 
 # Characters that may sit between two step words of one group: 受理和审核, 审核、审批.
 _JOINERS = frozenset("和与及跟、还有以及或者/+&也")
@@ -41,6 +42,9 @@ CONCEDED = 0.4  # a 虽然 clause
 SETUP = 0.7  # a clause before a later 但是 in the same sentence (often the promise or the praise)
 CAUSAL = 1.3  # a 因为 clause names the cause
 BARE_MENTION = 0.6  # a step named with no complaint attached (邮寄，太慢 still counts)
+# In a long narrative (a 12345 transcript) naming a step is telling the story, not complaining.
+NARRATIVE_LENGTH = 120
+NARRATIVE_MENTION = 0.25
 PRAISED = 0.0  # a step named with praise and no complaint (受理很快) is not a candidate
 NEGATION_REACH = 3  # characters allowed between 不是 and the step it exonerates
 PREDICATE_REACH = 2  # characters between a step and a weak complaint word that belongs to it
@@ -98,11 +102,31 @@ def read_comment(comment: str | None) -> Reading:
     clauses = _clauses(text)
     factors = _clause_factors(clauses)
     materials_only = _mentions_materials_only(clauses)
+    bare = NARRATIVE_MENTION if len(text) > NARRATIVE_LENGTH else BARE_MENTION
     for clause, factor in zip(clauses, factors, strict=True):
-        _read_clause(comment, text, clause, factor, reading, materials_only)
+        _read_clause(comment, text, clause, factor, reading, materials_only, bare)
     _read_across_clauses(comment, text, reading)
+    _read_stories(comment, text, reading)
     _apply_pulls(reading)
     return reading
+
+
+def _read_stories(original: str, text: str, reading: Reading) -> None:
+    """What the comment tells across its clauses (tracing/stories.py) counts as naming the step."""
+    for story, start, end in story_table().find(text):
+        reading.complaint = True
+        quote = f"story:{story.name}:{original[start:end][:40]}"
+        for label, weight in story.labels:
+            reading.labels[label] = reading.labels.get(label, 0.0) + weight
+            reading.first_seen.setdefault(label, start)
+            reading.label_evidence.setdefault(label, []).append(quote)
+        for reason, weight in story.reasons:
+            reading.reasons[reason] = reading.reasons.get(reason, 0.0) + weight
+            for label, _ in story.labels:
+                reasons = reading.label_reasons.setdefault(label, {})
+                reasons[reason] = reasons.get(reason, 0.0) + weight
+        if not story.labels:
+            reading.reason_evidence.append(quote)
 
 
 def _apply_pulls(reading: Reading) -> None:
@@ -269,7 +293,7 @@ def _frames(clause: _Clause, text: str) -> tuple[list[Token], list[_Frame]]:
 
 
 def _read_clause(
-    original: str, text: str, clause: _Clause, factor: float, reading: Reading, materials_only: bool
+    original: str, text: str, clause: _Clause, factor: float, reading: Reading, materials_only: bool, bare: float
 ) -> None:
     clause.tokens = _materials_in_transit(clause.tokens, materials_only)
     prefix, frames = _frames(clause, text)
@@ -298,7 +322,7 @@ def _read_clause(
             words = words + [t for t in complaints if t not in words and t not in frame.group]
         elif topics:
             scale *= TOPIC_OTHERS  # and the other things it names are objects of that step.
-        _read_frame(original, text, frame, words, negators, scale, reading)
+        _read_frame(original, text, frame, words, negators, scale, reading, bare)
 
 
 def _is_topic(frame: _Frame, text: str) -> bool:
@@ -315,6 +339,7 @@ def _read_frame(
     negators: list[Token],
     factor: float,
     reading: Reading,
+    bare: float,
 ) -> None:
     start = frame.group[0].start
     every = frame.group + words
@@ -329,7 +354,7 @@ def _read_frame(
         phrase = original[frame.group[0].start : frame.group[-1].end]
         reading.negation_evidence.append(f"text:{phrase} (not {'/'.join(sorted(labels))})")
         return
-    scale = factor * (PRAISED if praised else 1.0 if complaint else BARE_MENTION)
+    scale = factor * (PRAISED if praised else 1.0 if complaint else bare)
     if scale <= 0.0:
         return
     for token in frame.group:

@@ -106,9 +106,7 @@ def _handoff_side(
     return Assignment(Responsible(side.role.value, side.province, side.code), 1.0, tuple(evidence))
 
 
-def _catalog_role(
-    step: StepKind, rating: RatingEvent, timeline: CaseTimeline | None, catalog: Catalog
-) -> Role:
+def _catalog_role(step: StepKind, rating: RatingEvent, timeline: CaseTimeline | None, catalog: Catalog) -> Role:
     if timeline is not None:
         process, _known = catalog.process(timeline.matter_code, timeline.mode)
         spec = process.spec_for(step)
@@ -128,9 +126,7 @@ def _modeless_role(step: StepKind, matter_code: str, catalog: Catalog) -> Role:
     """No case: the mode is unknown, so ask every process the matter (or the generic set) has."""
     matter = catalog.matters.get(matter_code)
     processes: dict[Mode, Process] = dict(matter.processes if matter is not None else catalog.generic)
-    roles = Counter(
-        spec.role for process in processes.values() if (spec := process.spec_for(step)) is not None
-    )
+    roles = Counter(spec.role for process in processes.values() if (spec := process.spec_for(step)) is not None)
     if not roles:
         return _USUAL_ROLE[step]
     # Most common role; ties go to the role order of the codes, so the answer is stable.

@@ -1,0 +1,261 @@
+"""Stories a comment tells across its clauses: a hand-off lost between two sides, offices sending the
+citizen back and forth, a notice that never came for a step already done, an online service that
+needs a visit.
+
+Data and a small matcher; tracing/reading.py adds what a story names to the comment's reading.
+Each story is a kind of complaint, written as a pattern over the normalised comment (never a
+single phrase from one review), so it holds for wordings nobody tuned it to. Patterns stay inside
+one sentence unless they say otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NamedTuple
+
+from haochaping.tracing.lexicon import JOURNEY, POLICY, Weighted
+
+# Inside one sentence: anything but a sentence end (commas and spaces are allowed).
+_S = r"[^。！？!?\n]"
+# The other side of a cross-province service: another province, the place one came from.
+_ELSEWHERE = (
+    "(北京|天津|河北|山西|内蒙|辽宁|吉林|黑龙江|上海|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|广东|广西|"
+    "海南|重庆|四川|贵州|云南|西藏|陕西|甘肃|青海|宁夏|新疆|外省|外地|省外|老家|原籍|户籍地|异地|那边|对方|"
+    "迁出地|转出地|参保地|原单位|另一个省|两地|两个省)"
+)
+_NOT = "(没|没有|不|未|无|冇|唔|木有)"
+_LOOKUP_FAILS = (
+    "(查不到|查询不到|查不出|查不了|查不全|看不到|看不见|调不出|调不到|调不了|没有记录|没有.{0,6}记录|不显示|"
+    "系统里没有|系统上没有|电脑上没有|系统查询不到|无法核验|核验不了|不能核验|对不上|没有同步|不同步)"
+)
+# A thing sent from one side: materials, an application, funds.
+_SENT = "(推送|转|寄|发|传|移交|转出|划转|转移|递)(过去|出去|出|走|了|到)"
+_NOT_ARRIVED = (
+    "(没收到|没有收到|未收到|没看到|没有看到|没见到|没到账|没到|根本没有|查不到|看不到|没这个|没有这个|说没有|说没)"
+)
+_SAY = "(说|讲|话|称|叫我|让我|要我|喊我|支我|让)"
+_GO = "(去|找|回)"
+_DONE = (
+    "(办结|办好|办完|办妥|落好|做好|批下来|批了|审批同意|同意了|通过了|不通过|没通过|被退回|退回|退件|驳回|"
+    "已经好了|早就好了|出来了|打印好)"
+)
+_TOLD = "(通知|告诉|告知|推送|说一声|讲一声|联系我|打电话|发短信|信儿|信息|提醒|消息)"
+_ONLINE = "(网上|线上|网办|全程网办|在线|小程序|app|网上申请|网上说|手机上)"
+_ORIGINALS = "(原件|核对|核验|验证|验正|验原|查验|看原件|对原件|签字|按手印|面签)"
+_VISIT = "(现场|柜台|窗口|本人到场|本人去|跑一趟|跑一次|亲自|回去|过去|到场)"
+
+
+class Story(NamedTuple):
+    """One kind of complaint that spans clauses."""
+
+    name: str  # shown in the evidence: story:<name>
+    regex: str
+    anchors: tuple[str, ...]  # the comment must hold a character of every one (a cheap pre-test)
+    labels: Weighted
+    reasons: Weighted
+    unless: tuple[str, ...] = ()  # stories that, when also told, explain this one better
+
+
+STORIES: tuple[Story, ...] = (
+    # 这边说早就推送过去了，那边说没收到: the hand-off, whichever side the story starts at.
+    Story(
+        "handoff_lost",
+        rf"{_SENT}{_S}{{0,60}}{_NOT_ARRIVED}",
+        ("推转寄发传移划递", "没未根查看"),
+        (("TRANSFER", 1.5),),
+        (("DELAY", 0.6),),
+    ),
+    Story(
+        "handoff_lost",
+        rf"{_NOT_ARRIVED}{_S}{{0,40}}(早就|已经|早已)?{_SENT}",
+        ("没未根查看", "推转寄发传移划递"),
+        (("TRANSFER", 1.5),),
+        (("DELAY", 0.6),),
+    ),
+    Story(
+        "funds_in_transit",
+        r"(划转中|资金划转|钱卡在|卡在半路|在半路|钱.{0,4}在路上|到账)",
+        ("划钱半账",),
+        (("TRANSFER", 1.2),),
+        (("DELAY", 0.8),),
+    ),
+    # A说找B，B说找A (or three offices round in a circle): sent back and forth.
+    Story(
+        "back_and_forth",
+        rf"({_SAY}(我)?(要|先|再)?{_GO}{_S}{{0,24}}){{2,}}",
+        ("说讲话称让叫要喊支",),
+        ((JOURNEY, 1.3),),
+        (("BUCK_PASSING", 1.0),),
+        ("handoff_lost",),
+    ),
+    # A说要B先…，B又说要A先: each side waits for the other.
+    Story(
+        "back_and_forth",
+        rf"{_SAY}{_S}{{0,10}}先{_S}{{0,24}}又{_S}{{0,2}}{_SAY}{_S}{{0,10}}先",
+        ("先", "又"),
+        ((JOURNEY, 1.3),),
+        (("BUCK_PASSING", 1.0),),
+        ("handoff_lost",),
+    ),
+    Story(
+        "back_and_forth",
+        r"(踢来踢去|踢嚟踢去|支来支去|推来推去|转了一圈|转一圈|绕了一圈|来回踢|互相推|两头推|来回推|推过来推过去)",
+        ("踢支推转绕",),
+        ((JOURNEY, 1.3),),
+        (("BUCK_PASSING", 1.0),),
+        ("handoff_lost",),  # two sides blaming each other over a lost hand-off: the hand-off
+    ),
+    # A record or certificate another province holds, which the office cannot look up.
+    Story(
+        "record_elsewhere",
+        rf"{_ELSEWHERE}{_S}{{0,30}}{_LOOKUP_FAILS}",
+        ("查看调没不系电无核对同",),
+        (("DATA_SHARE", 1.3),),
+        (("DATA_NOT_SHARED", 1.0),),
+    ),
+    Story(
+        "record_elsewhere",
+        rf"{_LOOKUP_FAILS}{_S}{{0,20}}{_ELSEWHERE}",
+        ("查看调没不系电无核对同",),
+        (("DATA_SHARE", 1.3),),
+        (("DATA_NOT_SHARED", 1.0),),
+    ),
+    Story(
+        "ecert_refused",
+        r"电子.{0,10}(不认|不予认可|不被认可|不承认|识别不了|无法识别|无法核验|核验不了|不能用|用不了|不好使|不行)",
+        ("电",),
+        (("DATA_SHARE", 1.4),),
+        (("ECERT_NOT_RECOGNISED", 1.2),),
+    ),
+    # 说是全程网办，最后还得带原件去柜台核对: online in name, a visit to check originals.
+    Story(
+        "online_needs_visit",
+        rf"{_ONLINE}{_S}{{0,50}}{_ORIGINALS}",
+        ("网线在小a手", "原核验查看对签按面"),
+        (("VERIFY", 1.0),),
+        (("NOT_AVAILABLE_ONLINE", 0.8),),
+    ),
+    Story(
+        "online_needs_visit",
+        rf"{_ONLINE}{_S}{{0,50}}(还得|还要|非要|必须|只能|让我|要我|叫我|最后){_S}{{0,8}}{_VISIT}",
+        ("网线在小a手", "现柜窗本跑亲回过到"),
+        (),
+        (("NOT_AVAILABLE_ONLINE", 1.0),),
+    ),
+    # A step already done and nobody said so: the notice is the complaint, not the step.
+    Story(
+        "done_untold",
+        rf"{_DONE}{_S}{{0,24}}{_NOT}(人|有|任何|个)?{_S}{{0,2}}{_TOLD}",
+        ("办落做批同通退驳好出打", "没不未无冇唔木"),
+        (("NOTIFY", 1.4),),
+        (("NO_FEEDBACK", 1.0),),
+    ),
+    Story(
+        "done_untold",
+        rf"{_NOT}(人|有|任何)?{_TOLD}{_S}{{0,24}}{_DONE}",
+        ("没不未无冇唔木", "办落做批同通退驳好出打"),
+        (("NOTIFY", 1.4),),
+        (("NO_FEEDBACK", 1.0),),
+    ),
+    Story(
+        "done_untold",
+        rf"(早就|早已|其实早|早)(就|都|已经)?(办好|办完|办结|批了|批下来|好了|落好|出来|审批同意|同意)"
+        rf"|{_DONE}{_S}{{0,20}}(自己|才|先)(发现|知道|看到|查到|登[入录陆]{_S}{{0,6}}(发现|看到))",
+        ("早办落做批同通退驳好出打",),
+        (("NOTIFY", 1.2),),
+        (("NO_FEEDBACK", 1.0),),
+    ),
+    Story(
+        "notice_without_content",
+        rf"(不通过|没通过|退回|驳回|办结|已办结|短信|通知|消息){_S}{{0,20}}"
+        rf"(为啥|为什么|原因|理由|领取方式|怎么领|去哪领|过了还是没过){_S}{{0,8}}"
+        rf"(不说|没说|也不说|不告诉|没写|没告知|未告知|不讲|没讲|\?)",
+        ("通退驳办短消", "为原理领怎去过"),
+        (("NOTIFY", 1.3),),
+        (("NO_FEEDBACK", 1.0),),
+    ),
+    Story(
+        "notice_without_content",
+        r"(就一句|只有一句|仅显示|只显示|就几个字|就这么几个字)",
+        ("句显字",),
+        (("NOTIFY", 1.0),),
+        (("NO_FEEDBACK", 0.8),),
+    ),
+    # The review passed, the decision does not come: the step after review is late.
+    Story(
+        "decision_late",
+        rf"(审核|审查|审批|材料)(都|已经|已|早就)?(过了|通过){_S}{{0,30}}(迟迟|还没|一直没|却|又等|不出|没出|待办结|等)",
+        ("审材", "过"),
+        (("DECIDE", 1.4),),
+        (("DELAY", 1.0),),
+    ),
+    Story(
+        "decision_late",
+        r"(待办结|待出证|待备案|还没办结|迟迟不(出具|出|给|发|办结)|就差.{0,6}(结果|办结|出证|决定|备案号))",
+        ("待还迟就",),
+        (("DECIDE", 1.3),),
+        (("DELAY", 1.0),),
+    ),
+    # Still under review long past the promise (审核中已逾三十个工作日): the review is late,
+    # even if nobody called either.
+    Story(
+        "review_overdue",
+        rf"(审核中|审查中|审批中|在审|待审核|审核阶段|(迁出地|转出地|迁入地|转入地|对方|那边)审核)"
+        rf"{_S}{{0,40}}(超|逾|过了|已经|一直|至今|还是|依然|仍|没有变化|没变|没动)",
+        ("审", "超逾过已一至还依仍没"),
+        (("REVIEW", 1.3),),
+        (("DELAY", 1.0),),
+    ),
+    # A document the citizen printed or downloaded that is no use (no seal, blank).
+    Story(
+        "result_unusable",
+        rf"(打印|打出来|打的|下载|开出来|开具的|出来的|拿到的){_S}{{0,16}}"
+        r"(没[有盖]?[章印]|没有电子章|没电子章|空白|白板|打不开|是空的)",
+        ("打下开出拿", "章印空白开"),
+        (("DELIVER", 1.3),),
+        (("SYSTEM_ERROR", 0.8),),
+    ),
+    # A rule of the province, not a process fault: the office only applies it.
+    Story(
+        "rule_applied",
+        r"(按规定|这是政策|是政策|政策规定|规定就是|规定就这样|规定如此|没办法.{0,4}规定|不合并计算|不能合并|"
+        r"不累计|不予累计|只认一部分|只认.{0,6}(年|月)|分数线|积分落户|落户条件|享受不了)",
+        ("规政合累认分积落享",),
+        ((POLICY, 1.3),),
+        (("POLICY_DIFFERENCE", 1.0),),
+    ),
+    # Money paid once and asked for again, a payment that does not go through.
+    Story(
+        "payment_failed",
+        r"(交|缴|付)了?.{0,6}(钱|费)|扫码.{0,6}(付|支付|缴|交)|订单超时|现金不收|不收现金|只能扫码",
+        ("钱费码订现扫",),
+        (("PAYMENT", 1.1),),
+        (),
+    ),
+)
+
+
+class StoryTable:
+    """The stories compiled once; `find` returns (name, start, end, labels, reasons) per match."""
+
+    def __init__(self) -> None:
+        self.compiled = [
+            (story, re.compile(story.regex), tuple(frozenset(anchor) for anchor in story.anchors)) for story in STORIES
+        ]
+
+    def find(self, text: str) -> list[tuple[Story, int, int]]:
+        present = set(text)
+        found: dict[str, tuple[Story, int, int]] = {}
+        for story, regex, anchors in self.compiled:
+            if story.name in found or any(anchor.isdisjoint(present) for anchor in anchors):
+                continue
+            match = regex.search(text)
+            if match is not None:
+                found[story.name] = (story, match.start(), match.end())  # once, however it is told
+        return [told for told in found.values() if not any(name in found for name in told[0].unless)]
+
+
+@lru_cache(maxsize=1)
+def story_table() -> StoryTable:
+    return StoryTable()
