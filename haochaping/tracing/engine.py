@@ -25,8 +25,9 @@ IMPLIED_CAP = 0.8  # a step only implied by a reason word (刷不过 → IDENTIT
 IMPLIED_SCALE = 0.6
 TAG_WEIGHT = 0.5  # a reason tag the rater ticked, towards the step it implies
 PORTAL_WEIGHT = 0.25  # the step the portal says the rating was given at, beside a step the text names
-# When the text names no step, the touchpoint is the best evidence there is (一次一评: the rating was
-# given there): above MIN_SCORE and above what a reason word implies, below a timeline breach.
+# When the text names no step outright (no score >= EXPLICIT), the touchpoint is the best
+# evidence there is (一次一评: the rating was given there): above MIN_SCORE and above what a
+# reason word implies, below a timeline breach.
 PORTAL_ALONE = 0.45
 EXPLICIT = 0.7  # text scores at least this name a step outright
 DAMPED = 0.35  # timeline hints about other steps when the citizen named one
@@ -132,7 +133,8 @@ def _score(
         if label:
             add(label, TAG_WEIGHT * strength, None)
     if rating.step is not None:
-        weight = PORTAL_WEIGHT if reading.labels else PORTAL_ALONE
+        named = max(reading.labels.values(), default=0.0) >= EXPLICIT
+        weight = PORTAL_WEIGHT if named else PORTAL_ALONE
         add(rating.step.value, weight, f"portal_step:{rating.step.value}")
 
     explicit = max(reading.labels.values(), default=0.0) >= EXPLICIT

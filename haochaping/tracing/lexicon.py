@@ -21,6 +21,12 @@ POLICY = "POLICY"
 
 STEP_PHRASES: Phrases = {
     "GUIDE": (
+        # typos and the different answers of several people (转了三个人，每个人说的都不一样)
+        ("指难", 1.0),
+        ("每个人说的", 0.9),
+        ("说的都不一样", 0.9),
+        ("各说各", 0.8),
+        ("不晓得", 0.4),
         ("办事指南", 1.0),
         ("服务指南", 1.0),
         ("指南", 1.0),
@@ -94,6 +100,12 @@ STEP_PHRASES: Phrases = {
         ("需要什么材料", 0.8),
     ),
     "IDENTITY": (
+        # homophone typos and pinyin
+        ("失别", 0.8),
+        ("人脸失别", 1.0),
+        ("视别", 0.8),
+        ("shualian", 1.0),
+        ("renzheng", 0.8),
         ("身份认证", 1.0),
         ("实名认证", 1.0),
         ("人脸识别", 1.0),
@@ -226,6 +238,13 @@ STEP_PHRASES: Phrases = {
         ("填错", 0.7),
     ),
     "SUBMIT": (
+        # documents handed in (缴费凭证 is a paper, not a payment) and papers asked for again
+        ("缴费凭证", 0.5),
+        ("参保凭证", 0.5),
+        ("已提交过", 0.8),
+        ("提交过同样", 0.9),
+        ("同样材料", 0.8),
+        ("缺材料", 0.8),
         ("提交材料", 1.0),
         ("交材料", 1.0),
         ("递交材料", 1.0),
@@ -323,6 +342,8 @@ STEP_PHRASES: Phrases = {
         ("挂牌", 0.6),
     ),
     "VERIFY": (
+        # typo
+        ("验正", 0.9),
         ("原件", 0.9),
         ("核对原件", 1.0),
         ("验原件", 1.0),
@@ -356,6 +377,12 @@ STEP_PHRASES: Phrases = {
         ("还要原件", 0.5),
     ),
     "DATA_SHARE": (
+        # a data lookup between systems failing
+        ("接口", 0.8),
+        ("接口调用", 1.0),
+        ("获取信息失败", 1.0),
+        ("信息获取失败", 1.0),
+        ("获取缴存信息", 0.9),
         ("电子证照", 1.0),
         ("电子证件", 1.0),
         ("电子证", 1.0),
@@ -434,6 +461,10 @@ STEP_PHRASES: Phrases = {
         ("数据没返回", 1.0),
     ),
     "TRANSFER": (
+        # funds moved between provinces' accounts
+        ("划转", 1.0),
+        ("没划过来", 1.0),
+        ("没转过来", 1.0),
         ("流转", 1.0),
         ("转递", 1.0),
         ("传递", 0.9),
@@ -492,6 +523,9 @@ STEP_PHRASES: Phrases = {
         ("查不到我的件", 0.8),
     ),
     "REVIEW": (
+        # pinyin
+        ("shenhe", 1.0),
+        ("审和", 1.0),
         ("审核", 1.0),
         ("审合", 1.0),
         ("审和", 1.0),
@@ -534,6 +568,15 @@ STEP_PHRASES: Phrases = {
         ("审核通过", 1.0),
     ),
     "DECIDE": (
+        # refusals, on-the-spot matters not done, pinyin
+        ("不予备案", 1.0),
+        ("不予登记", 1.0),
+        ("不予办理", 1.0),
+        ("即办件", 0.8),
+        ("即办", 0.7),
+        ("还没结", 0.8),
+        ("没办结", 0.9),
+        ("shenpi", 0.8),
         ("办结", 1.0),
         ("办理结果", 0.9),
         ("审批结果", 0.8),
@@ -622,6 +665,10 @@ STEP_PHRASES: Phrases = {
         ("工本费用", 1.0),
     ),
     "DELIVER": (
+        # typos and pinyin
+        ("邮记", 1.0),
+        ("youji", 1.0),
+        ("kuaidi", 0.9),
         ("邮寄", 1.0),
         ("油寄", 1.0),
         ("寄送", 1.0),
@@ -736,6 +783,10 @@ STEP_PHRASES: Phrases = {
         ("什么时候出结果", 0.8),
     ),
     JOURNEY: (
+        # two places and the citizen between them
+        ("来回折腾", 0.9),
+        ("两头折腾", 0.9),
+        ("两头跑", 0.9),
         ("来回跑", 0.8),
         ("跑来跑去", 0.8),
         ("折返跑", 0.8),
@@ -769,6 +820,12 @@ STEP_PHRASES: Phrases = {
         ("又跑", 0.6),
     ),
     POLICY: (
+        # a rule itself is the complaint
+        ("这规定", 0.9),
+        ("规定太", 0.9),
+        ("规定不合理", 1.0),
+        ("缴满", 0.7),
+        ("要求连续", 0.7),
         ("政策", 0.8),
         ("政策不同", 1.0),
         ("政策不一样", 1.0),
@@ -814,6 +871,12 @@ STEP_PHRASES: Phrases = {
 
 REASON_PHRASES: Phrases = {
     "REPEAT_MATERIALS": (
+        # papers asked for again
+        ("已提交过", 1.0),
+        ("提交过同样", 1.0),
+        ("同样材料", 0.8),
+        ("每次都要提交", 0.9),
+        ("还缺", 0.7),
         ("重复提交", 1.0),
         ("重复交", 1.0),
         ("重复提供", 1.0),
@@ -1309,6 +1372,9 @@ REASON_PHRASES: Phrases = {
         ("又回", 0.6),
     ),
     "GUIDE_UNCLEAR": (
+        # several people, several answers
+        ("每个人说的", 0.9),
+        ("说的都不一样", 0.9),
         ("没说清楚", 1.0),
         ("说不清楚", 1.0),
         ("讲不清楚", 1.0),
@@ -1489,7 +1555,7 @@ REASON_PHRASES: Phrases = {
         ("多扣", 0.6),
         # The system rejects what the citizen enters or sends, or shows something wrong.
         ("提示格式", 0.9),
-        ("格式不对", 0.6),
+        ("格式不对", 0.4),
         ("格式错误", 0.9),
         ("提示不符", 0.9),
         ("提示错误", 0.9),
@@ -1583,6 +1649,10 @@ REASON_PHRASES: Phrases = {
         ("都没人接", 0.7),
     ),
     "POLICY_DIFFERENCE": (
+        # a rule itself is the complaint
+        ("这规定", 0.8),
+        ("规定不合理", 1.0),
+        ("规定太", 0.8),
         ("政策不同", 1.0),
         ("政策不一样", 1.0),
         ("政策不一致", 1.0),
@@ -1991,11 +2061,11 @@ COMMENT_PATTERNS: tuple[tuple[str, Weighted, Weighted], ...] = (
 TOPIC = ("的时候", "时候", "过程中", "环节", "这一步", "那一步", "这个环节", "这一环", "阶段")
 
 # Words that steer how the phrases around them count.
-CONTRAST = ("但是", "但", "可是", "然而", "不过", "只是", "就是", "偏偏", "结果")
+CONTRAST = ("但是", "但", "可是", "然而", "不过", "只是", "就是", "偏偏", "结果", "问题是", "问题在于", "关键是")
 # These two attach to the complaint that follows but sit after its subject (审批却拖了一个月).
 CONTRAST_INLINE = ("却", "反而")
 # Markers only a clause may start with; elsewhere they are ordinary words (这就是, 结果通知).
-CLAUSE_START_ONLY = frozenset({"只是", "就是", "结果", "偏偏"})
+CLAUSE_START_ONLY = frozenset({"只是", "就是", "结果", "偏偏", "问题是", "问题在于", "关键是"})
 CONCESSION = ("虽然", "虽说", "虽", "尽管", "固然")
 CAUSE = ("因为", "由于", "就因为", "都是因为", "原因是", "问题出在", "卡在")
 # Exonerate the step that follows: 不是窗口的问题, 不怪窗口.

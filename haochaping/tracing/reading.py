@@ -45,6 +45,7 @@ BARE_MENTION = 0.6  # a step named with no complaint attached (邮寄，太慢 s
 # In a long narrative (a 12345 transcript) naming a step is telling the story, not complaining.
 NARRATIVE_LENGTH = 120
 NARRATIVE_MENTION = 0.25
+SETTING_SHARE = 0.3  # a step a story names as its setting (where the lost hand-off began)
 PRAISED = 0.0  # a step named with praise and no complaint (受理很快) is not a candidate
 NEGATION_REACH = 3  # characters allowed between 不是 and the step it exonerates
 PREDICATE_REACH = 2  # characters between a step and a weak complaint word that belongs to it
@@ -112,8 +113,16 @@ def read_comment(comment: str | None) -> Reading:
 
 
 def _read_stories(original: str, text: str, reading: Reading) -> None:
-    """What the comment tells across its clauses (tracing/stories.py) counts as naming the step."""
-    for story, start, end in story_table().find(text):
+    """What the comment tells across its clauses (tracing/stories.py) counts as naming the step.
+
+    The steps a story mentions as its setting keep only SETTING_SHARE of their own words' score.
+    """
+    told = story_table().find(text)
+    setting = {label for story, _, _ in told if story.labels for label in story.setting}
+    setting -= {label for story, _, _ in told for label, _ in story.labels}
+    for label in setting & reading.labels.keys():
+        reading.labels[label] *= SETTING_SHARE
+    for story, start, end in told:
         reading.complaint = True
         quote = f"story:{story.name}:{original[start:end][:40]}"
         for label, weight in story.labels:

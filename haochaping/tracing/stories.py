@@ -27,7 +27,7 @@ _ELSEWHERE = (
 _NOT = "(没|没有|不|未|无|冇|唔|木有)"
 _LOOKUP_FAILS = (
     "(查不到|查询不到|查不出|查不了|查不全|看不到|看不见|调不出|调不到|调不了|没有记录|没有.{0,6}记录|不显示|"
-    "系统里没有|系统上没有|电脑上没有|系统查询不到|无法核验|核验不了|不能核验|对不上|没有同步|不同步)"
+    "系统里没有|系统上没有|电脑上没有|系统查询不到|无法核验|核验不了|不能核验|没有同步|不同步|一点都没有|没有显示|没显示)"
 )
 # A thing sent from one side: materials, an application, funds.
 _SENT = "(推送|转|寄|发|传|移交|转出|划转|转移|递)(过去|出去|出|走|了|到)"
@@ -46,6 +46,12 @@ _ORIGINALS = "(原件|核对|核验|验证|验正|验原|查验|看原件|对原
 _VISIT = "(现场|柜台|窗口|本人到场|本人去|跑一趟|跑一次|亲自|回去|过去|到场)"
 
 
+NEAR = 12  # characters before a match that `not_near` also looks at
+
+# What reaches the citizen rather than another office: a lost or late result is DELIVER.
+_RESULTS = r"(证件|身份证|驾驶证|驾照|执照|户口本|户口簿|结婚证|社保卡|新证|证书|卡片)"
+
+
 class Story(NamedTuple):
     """One kind of complaint that spans clauses."""
 
@@ -55,6 +61,10 @@ class Story(NamedTuple):
     labels: Weighted
     reasons: Weighted
     unless: tuple[str, ...] = ()  # stories that, when also told, explain this one better
+    # Steps the story mentions as its setting (where it began, the step already done): their own
+    # words count less once the story says where the fault lies.
+    setting: tuple[str, ...] = ()
+    not_near: str = ""  # a regex that, found in the match or just before it, means another story
 
 
 STORIES: tuple[Story, ...] = (
@@ -65,6 +75,8 @@ STORIES: tuple[Story, ...] = (
         ("推转寄发传移划递", "没未根查看"),
         (("TRANSFER", 1.5),),
         (("DELAY", 0.6),),
+        setting=("ACCEPT", "SUBMIT", "DELIVER", "DATA_SHARE"),
+        not_near=_RESULTS,
     ),
     Story(
         "handoff_lost",
@@ -72,6 +84,8 @@ STORIES: tuple[Story, ...] = (
         ("没未根查看", "推转寄发传移划递"),
         (("TRANSFER", 1.5),),
         (("DELAY", 0.6),),
+        setting=("ACCEPT", "SUBMIT", "DELIVER", "DATA_SHARE"),
+        not_near=_RESULTS,
     ),
     Story(
         "funds_in_transit",
@@ -88,6 +102,7 @@ STORIES: tuple[Story, ...] = (
         ((JOURNEY, 1.3),),
         (("BUCK_PASSING", 1.0),),
         ("handoff_lost",),
+        setting=("ACCEPT", "TRANSFER", "GUIDE"),
     ),
     # A说要B先…，B又说要A先: each side waits for the other.
     Story(
@@ -97,6 +112,7 @@ STORIES: tuple[Story, ...] = (
         ((JOURNEY, 1.3),),
         (("BUCK_PASSING", 1.0),),
         ("handoff_lost",),
+        setting=("ACCEPT", "TRANSFER", "GUIDE"),
     ),
     Story(
         "back_and_forth",
@@ -105,6 +121,7 @@ STORIES: tuple[Story, ...] = (
         ((JOURNEY, 1.3),),
         (("BUCK_PASSING", 1.0),),
         ("handoff_lost",),  # two sides blaming each other over a lost hand-off: the hand-off
+        setting=("ACCEPT", "TRANSFER", "GUIDE"),
     ),
     # A record or certificate another province holds, which the office cannot look up.
     Story(
@@ -113,6 +130,7 @@ STORIES: tuple[Story, ...] = (
         ("查看调没不系电无核对同",),
         (("DATA_SHARE", 1.3),),
         (("DATA_NOT_SHARED", 1.0),),
+        setting=("SUBMIT", "ACCEPT", "GUIDE"),
     ),
     Story(
         "record_elsewhere",
@@ -120,6 +138,7 @@ STORIES: tuple[Story, ...] = (
         ("查看调没不系电无核对同",),
         (("DATA_SHARE", 1.3),),
         (("DATA_NOT_SHARED", 1.0),),
+        setting=("SUBMIT", "ACCEPT", "GUIDE"),
     ),
     Story(
         "ecert_refused",
@@ -135,6 +154,7 @@ STORIES: tuple[Story, ...] = (
         ("网线在小a手", "原核验查看对签按面"),
         (("VERIFY", 1.0),),
         (("NOT_AVAILABLE_ONLINE", 0.8),),
+        setting=("APPLY", "SUBMIT", "ACCEPT"),
     ),
     Story(
         "online_needs_visit",
@@ -142,6 +162,7 @@ STORIES: tuple[Story, ...] = (
         ("网线在小a手", "现柜窗本跑亲回过到"),
         (),
         (("NOT_AVAILABLE_ONLINE", 1.0),),
+        setting=("APPLY", "SUBMIT", "ACCEPT"),
     ),
     # A step already done and nobody said so: the notice is the complaint, not the step.
     Story(
@@ -150,6 +171,7 @@ STORIES: tuple[Story, ...] = (
         ("办落做批同通退驳好出打", "没不未无冇唔木"),
         (("NOTIFY", 1.4),),
         (("NO_FEEDBACK", 1.0),),
+        setting=("DECIDE", "REVIEW", "DELIVER", "ACCEPT"),
     ),
     Story(
         "done_untold",
@@ -157,6 +179,7 @@ STORIES: tuple[Story, ...] = (
         ("没不未无冇唔木", "办落做批同通退驳好出打"),
         (("NOTIFY", 1.4),),
         (("NO_FEEDBACK", 1.0),),
+        setting=("DECIDE", "REVIEW", "DELIVER", "ACCEPT"),
     ),
     Story(
         "done_untold",
@@ -165,6 +188,7 @@ STORIES: tuple[Story, ...] = (
         ("早办落做批同通退驳好出打",),
         (("NOTIFY", 1.2),),
         (("NO_FEEDBACK", 1.0),),
+        setting=("DECIDE", "REVIEW", "DELIVER", "ACCEPT"),
     ),
     Story(
         "notice_without_content",
@@ -189,6 +213,7 @@ STORIES: tuple[Story, ...] = (
         ("审材", "过"),
         (("DECIDE", 1.4),),
         (("DELAY", 1.0),),
+        setting=("REVIEW", "NOTIFY"),
     ),
     Story(
         "decision_late",
@@ -196,6 +221,7 @@ STORIES: tuple[Story, ...] = (
         ("待还迟就",),
         (("DECIDE", 1.3),),
         (("DELAY", 1.0),),
+        setting=("REVIEW", "NOTIFY"),
     ),
     # Still under review long past the promise (审核中已逾三十个工作日): the review is late,
     # even if nobody called either.
@@ -206,6 +232,7 @@ STORIES: tuple[Story, ...] = (
         ("审", "超逾过已一至还依仍没"),
         (("REVIEW", 1.3),),
         (("DELAY", 1.0),),
+        setting=("NOTIFY", "ACCEPT"),
     ),
     # A document the citizen printed or downloaded that is no use (no seal, blank).
     Story(
@@ -233,26 +260,117 @@ STORIES: tuple[Story, ...] = (
         (("PAYMENT", 1.1),),
         (),
     ),
+    # 说是代收代办，最后还得本人回老家: collected here, and the trip was still needed.
+    Story(
+        "proxy_then_trip",
+        rf"(代收|代办|收了材料|材料收了|把材料|帮我寄){_S}{{0,40}}(还是|还得|最后|结果){_S}{{0,10}}"
+        rf"(回|去|跑){_S}{{0,6}}(老家|户籍地|那边|原籍|一趟|本人)",
+        ("代收材帮", "还最结", "回去跑"),
+        ((JOURNEY, 1.4),),
+        (("PROXY_ONLY", 1.2),),
+        (),
+        ("ACCEPT", "TRANSFER", "DELIVER"),
+    ),
+    # The guide or list said one thing, the window another: the guide was wrong.
+    Story(
+        "guide_contradicted",
+        r"(指南|清单|须知|网上写|网上说|墙上贴|上面写|贴的)[^。！？!?\n]{0,50}"
+        r"(到了|到窗口|实际|结果|又说|才被告知|才知道|取消|不一样|不符|不是一回事|白准备|白跑)",
+        ("指清须网墙上贴", "到实结又才取不白"),
+        (("GUIDE", 1.4),),
+        (("GUIDE_UNCLEAR", 1.2),),
+        (),
+        ("ACCEPT", "VERIFY", "SUBMIT", JOURNEY),
+    ),
+    # Two offices that want different things for the same case: their standards differ.
+    Story(
+        "standards_differ",
+        rf"(两边|两地|两个地方|两个省|这边和那边|两家){_S}{{0,12}}(不一样|不一致|不同|各不相同|对不上)",
+        ("两", "不对各"),
+        (("REVIEW", 1.2),),
+        (("STANDARD_MISMATCH", 1.0),),
+        (),
+        ("ACCEPT", "SUBMIT", "DATA_SHARE", "TRANSFER"),
+        r"(政策|待遇|比例|规定)",  # two provinces' rules differing is POLICY
+    ),
+    # Materials handed in here, and the other side says nothing arrived.
+    Story(
+        "handoff_lost",
+        rf"(材料|申请|档案|资料|联系函|手续){_S}{{0,30}}{_ELSEWHERE}{_S}{{0,8}}{_NOT_ARRIVED}",
+        ("材申档资联手", "没未根查看"),
+        (("TRANSFER", 1.5),),
+        (("DELAY", 0.6),),
+        (),
+        ("ACCEPT", "SUBMIT", "DELIVER", "DATA_SHARE"),
+    ),
+    # A booking made online that the office does not have.
+    Story(
+        "booking_lost",
+        rf"(预约|约的|约好|约了){_S}{{0,24}}(没有|查不到|找不到|不显示|没显示){_S}{{0,8}}(预约|记录|信息)?",
+        ("约", "没查找不"),
+        (("ACCEPT", 1.2),),
+        (("SYSTEM_ERROR", 1.0),),
+        (),
+        ("DATA_SHARE", "APPLY"),
+    ),
+    # 结果出来了连个提醒都没有: the notice that never came, said after the fact.
+    Story(
+        "done_untold",
+        rf"(连个|连一个|连条|一个|任何)?{_TOLD}{_S}{{0,3}}(都没有|也没有|都没|也没|全无|都不发|也不发)",
+        ("通告推说讲联打发信提消", "没无不"),
+        (("NOTIFY", 1.3),),
+        (("NO_FEEDBACK", 1.0),),
+        (),
+        ("DECIDE", "REVIEW", "DELIVER", "ACCEPT"),
+    ),
+    # 从申请到拿证跑了四回: the whole trip.
+    Story(
+        "whole_trip",
+        rf"从{_S}{{0,10}}到{_S}{{0,10}}(跑|来回|折腾|奔波)",
+        ("从", "到", "跑来折奔"),
+        ((JOURNEY, 1.3),),
+        (("MULTIPLE_TRIPS", 1.0),),
+        (),
+        ("APPLY", "DELIVER", "ACCEPT"),
+    ),
+    Story(
+        "online_needs_visit",
+        rf"{_ORIGINALS}{_S}{{0,30}}{_ONLINE}",
+        ("原核验查看对签按面", "网线在小a手"),
+        (("VERIFY", 1.0),),
+        (("NOT_AVAILABLE_ONLINE", 0.8),),
+        (),
+        ("APPLY", "SUBMIT", "ACCEPT"),
+    ),
 )
 
 
 class StoryTable:
-    """The stories compiled once; `find` returns (name, start, end, labels, reasons) per match."""
+    """The stories compiled once; `find` returns (story, start, end) for each story told."""
 
     def __init__(self) -> None:
         self.compiled = [
-            (story, re.compile(story.regex), tuple(frozenset(anchor) for anchor in story.anchors)) for story in STORIES
+            (
+                story,
+                re.compile(story.regex),
+                tuple(frozenset(anchor) for anchor in story.anchors),
+                re.compile(story.not_near) if story.not_near else None,
+            )
+            for story in STORIES
         ]
 
     def find(self, text: str) -> list[tuple[Story, int, int]]:
         present = set(text)
         found: dict[str, tuple[Story, int, int]] = {}
-        for story, regex, anchors in self.compiled:
+        for story, regex, anchors, not_near in self.compiled:
             if story.name in found or any(anchor.isdisjoint(present) for anchor in anchors):
                 continue
             match = regex.search(text)
-            if match is not None:
-                found[story.name] = (story, match.start(), match.end())  # once, however it is told
+            if match is None:
+                continue
+            if not_near is not None and not_near.search(text, max(0, match.start() - NEAR), match.end()):
+                continue
+            found[story.name] = (story, match.start(), match.end())  # once, however it is told
         return [told for told in found.values() if not any(name in found for name in told[0].unless)]
 
 
