@@ -33,6 +33,8 @@ EXPLICIT = 0.7  # text scores at least this name a step outright
 DAMPED = 0.35  # timeline hints about other steps when the citizen named one
 CORROBORATED = 1.6  # a timeline signal that explains the complaint (太慢 + a breach)
 GENERIC_DELAY = 0.6
+# Steps whose usual fault is the time they take: there, "slow" is the specific complaint.
+TIMED_STEPS = frozenset({"REVIEW", "DECIDE", "TRANSFER"})
 MIN_SCORE = 0.3  # below this the best label is a guess: UNKNOWN
 MIN_SHARE = 0.03  # candidates weaker than this share of the total are dropped
 MAX_EVIDENCE = 12
@@ -162,7 +164,7 @@ def _reason_for(label: str, rating: RatingEvent, reading: Reading, signals: list
     def add(reason: str, amount: float) -> None:
         if reason == lexicon.FAILURE:
             reason = failed_as or lexicon.FAILURE_REASON.get(label, Reason.OTHER.value)
-        if reason == Reason.DELAY:
+        if reason == Reason.DELAY and label not in TIMED_STEPS:
             amount *= GENERIC_DELAY  # "slow" is the fallback complaint; a specific one says more
         homes = lexicon.REASON_HOMES.get(reason)
         if homes is not None and label not in homes:

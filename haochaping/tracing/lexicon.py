@@ -1740,7 +1740,9 @@ REASON_PULL: dict[str, str] = {
 
 # Patterns with numbers (跑了三趟, 等了20天, 一个多月): regular expressions over normalised text.
 # {n} is a count written in digits or Chinese numerals (三, 十几, 好几, 半).
-NUMBER = "[0-9一二两三四五六七八九十百几好多半]+[来余]?"
+NUMBER = "[0-9一二两俩三四五六七八九十百几好多半]+[来余]?"
+_DURATION_MARKS = "天周星期礼拜月日"
+_NUMERALS = "0123456789一二两俩三四五六七八九十百几好多半"
 
 
 class Pattern(NamedTuple):
@@ -1762,6 +1764,15 @@ GAP = r"[^,，。.;；!！?？\s]"
 _DURATION = "天周星期礼拜月日时"
 _DIGITS = "0123456789一二两三四五六七八九十百几好多半"
 PATTERNS: tuple[Pattern, ...] = (
+    # A bare span of time in a complaint (审核一个月, 快俩月了) is how long it has been waiting.
+    Pattern(rf"{NUMBER}个?多?个?(天|周|星期|礼拜|月|工作日)", (_DURATION_MARKS, _NUMERALS), (), (("DELAY", 0.7),)),
+    # Papers handed in again and again (材料递了三次, 还要交十几样).
+    Pattern(
+        rf"(递|交|提交|补|送)了?{NUMBER}[次遍回样]",
+        ("递交补送", "次遍回样"),
+        (("SUBMIT", 0.8),),
+        (("REPEAT_MATERIALS", 1.0),),
+    ),
     Pattern(rf"跑了?{NUMBER}[趟次回遍]", ("跑", "趟次回遍"), ((JOURNEY, 0.8),), (("MULTIPLE_TRIPS", 1.0),)),
     Pattern(rf"{NUMBER}趟", ("趟",), ((JOURNEY, 0.6),), (("MULTIPLE_TRIPS", 0.8),)),
     Pattern(rf"(跑|走)了?{NUMBER}个?来回", ("来", "跑走"), ((JOURNEY, 0.8),), (("MULTIPLE_TRIPS", 1.0),)),
@@ -2264,11 +2275,12 @@ REASON_HOMES: dict[str, frozenset[str]] = {
     "WINDOW_INEFFECTIVE": frozenset({"ACCEPT", "VERIFY", "GUIDE", "SUBMIT"}),
     "PROXY_ONLY": frozenset({"ACCEPT", "TRANSFER", "REVIEW", "DECIDE", "SUBMIT", "DELIVER", JOURNEY}),
     "NOT_AVAILABLE_ONLINE": frozenset({"APPLY", "SUBMIT", "ACCEPT", "IDENTITY", "GUIDE", "VERIFY", JOURNEY}),
-    "SYSTEM_ERROR": frozenset({"APPLY", "SUBMIT", "IDENTITY", "PAYMENT", "DATA_SHARE", "NOTIFY", "ACCEPT", "DELIVER"}),
+    # At the identity check, the check failing is IDENTITY_FAIL whatever the system says.
+    "SYSTEM_ERROR": frozenset({"APPLY", "SUBMIT", "PAYMENT", "DATA_SHARE", "NOTIFY", "ACCEPT", "DELIVER"}),
     # Handing in the same papers again happens where papers are handed in or checked, not at
     # paying, being told or collecting (又让交一遍 at PAYMENT is paying twice).
     "REPEAT_MATERIALS": frozenset(
-        {"SUBMIT", "REVIEW", "ACCEPT", "VERIFY", "APPLY", "GUIDE", "TRANSFER", "DATA_SHARE", "IDENTITY", JOURNEY}
+        {"SUBMIT", "REVIEW", "ACCEPT", "VERIFY", "TRANSFER", "DATA_SHARE", "IDENTITY", JOURNEY}
     ),
 }
 

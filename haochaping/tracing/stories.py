@@ -142,10 +142,27 @@ STORIES: tuple[Story, ...] = (
     ),
     Story(
         "ecert_refused",
-        r"电子.{0,10}(不认|不予认可|不被认可|不承认|识别不了|无法识别|无法核验|核验不了|不能用|用不了|不好使|不行)",
+        r"电子.{0,16}(不认|不予认可|不被认可|不承认|识别不了|无法识别|无法核验|核验不了|核验不通过|核验失败|"
+        r"不能用|用不了|不好使|不行)",
         ("电",),
         (("DATA_SHARE", 1.4),),
         (("ECERT_NOT_RECOGNISED", 1.2),),
+    ),
+    Story(
+        "ecert_refused",
+        rf"电子(证|照|版|驾|身份|营业|签|不动产|结婚|户口|社保|医保){_S}{{0,30}}(纸质|复印件|扫描件|实体)",
+        ("电", "纸复扫实"),
+        (("DATA_SHARE", 1.2),),
+        (("ECERT_NOT_RECOGNISED", 1.2),),
+    ),
+    # The reason for a refusal not given: the answer lacked what the citizen needed to know.
+    Story(
+        "reason_not_given",
+        r"(理由|原因|依据|点解|为啥|为什么)[^。！？!?\n]{0,10}"
+        r"(不说|没说|也不说|不讲|唔讲|没写|冇写|都冇|未列明|没列|没有列|仅显示|只写|就写|含糊)",
+        ("理原依点为", "不没唔冇都未仅只就含"),
+        (),
+        (("NO_FEEDBACK", 1.2),),
     ),
     # 说是全程网办，最后还得带原件去柜台核对: online in name, a visit to check originals.
     Story(
