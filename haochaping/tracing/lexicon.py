@@ -568,6 +568,9 @@ STEP_PHRASES: Phrases = {
         ("审核通过", 1.0),
     ),
     "DECIDE": (
+        # approval words of registration matters
+        ("核准", 0.9),
+        ("核准通知", 1.0),
         # refusals, on-the-spot matters not done, pinyin
         ("不予备案", 1.0),
         ("不予登记", 1.0),

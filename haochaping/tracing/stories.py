@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from haochaping.tracing.lexicon import JOURNEY, POLICY, Weighted
+from haochaping.tracing.lexicon import JOURNEY, NUMBER, POLICY, Weighted
 
 # Inside one sentence: anything but a sentence end (commas and spaces are allowed).
 _S = r"[^。！？!?\n]"
@@ -27,12 +27,14 @@ _ELSEWHERE = (
 _NOT = "(没|没有|不|未|无|冇|唔|木有)"
 _LOOKUP_FAILS = (
     "(查不到|查询不到|查不出|查不了|查不全|看不到|看不见|调不出|调不到|调不了|没有记录|没有.{0,6}记录|不显示|"
-    "系统里没有|系统上没有|电脑上没有|系统查询不到|无法核验|核验不了|不能核验|没有同步|不同步|一点都没有|没有显示|没显示)"
+    "系统里没有|系统上没有|电脑上没有|系统查询不到|无法核验|核验不了|不能核验|没有同步|不同步|一点都没有|没有显示|没显示|"
+    "未查询到|未查到|查无|没查到)"
 )
 # A thing sent from one side: materials, an application, funds.
 _SENT = "(推送|转|寄|发|传|移交|转出|划转|转移|递)(过去|出去|出|走|了|到)"
 _NOT_ARRIVED = (
-    "(没收到|没有收到|未收到|没看到|没有看到|没见到|没到账|没到|根本没有|查不到|看不到|没这个|没有这个|说没有|说没)"
+    "(没收到|没有收到|未收到|没看到|没有看到|没见到|没到账|没到|根本没有|查不到|看不到|没这个|没有这个|说没有|说没|"
+    "系统里没有|系统上没有)"
 )
 _SAY = "(说|讲|话|称|叫我|让我|要我|喊我|支我|让)"
 _GO = "(去|找|回)"
@@ -116,8 +118,9 @@ STORIES: tuple[Story, ...] = (
     ),
     Story(
         "back_and_forth",
-        r"(踢来踢去|踢嚟踢去|支来支去|推来推去|转了一圈|转一圈|绕了一圈|来回踢|互相推|两头推|来回推|推过来推过去)",
-        ("踢支推转绕",),
+        r"(踢来踢去|踢嚟踢去|支来支去|推来推去|转了一圈|转一圈|一圈转下来|绕了一圈|来回踢|互相推|两头推|来回推|"
+        r"推过来推过去|踢皮球|都说不归|每个都说)",
+        ("踢支推转绕圈每都",),
         ((JOURNEY, 1.3),),
         (("BUCK_PASSING", 1.0),),
         ("handoff_lost",),  # two sides blaming each other over a lost hand-off: the hand-off
@@ -130,7 +133,8 @@ STORIES: tuple[Story, ...] = (
         ("查看调没不系电无核对同",),
         (("DATA_SHARE", 1.3),),
         (("DATA_NOT_SHARED", 1.0),),
-        setting=("SUBMIT", "ACCEPT", "GUIDE"),
+        ("handoff_lost",),  # 那边说早就发了，这边说系统里没有: the hand-off, not a lookup
+        setting=("SUBMIT", "ACCEPT", "GUIDE", "PAYMENT"),
     ),
     Story(
         "record_elsewhere",
@@ -138,7 +142,8 @@ STORIES: tuple[Story, ...] = (
         ("查看调没不系电无核对同",),
         (("DATA_SHARE", 1.3),),
         (("DATA_NOT_SHARED", 1.0),),
-        setting=("SUBMIT", "ACCEPT", "GUIDE"),
+        ("handoff_lost",),  # 那边说早就发了，这边说系统里没有: the hand-off, not a lookup
+        setting=("SUBMIT", "ACCEPT", "GUIDE", "PAYMENT"),
     ),
     Story(
         "ecert_refused",
@@ -201,7 +206,8 @@ STORIES: tuple[Story, ...] = (
     Story(
         "done_untold",
         rf"(早就|早已|其实早|早)(就|都|已经)?(办好|办完|办结|批了|批下来|好了|落好|出来|审批同意|同意)"
-        rf"|{_DONE}{_S}{{0,20}}(自己|才|先)(发现|知道|看到|查到|登[入录陆]{_S}{{0,6}}(发现|看到))",
+        rf"|{_DONE}{_S}{{0,20}}(自己|才|先)(发现|知道|看到|查到|登[入录陆]{_S}{{0,6}}(发现|看到))"
+        rf"|(才知道|才发现|才得知)(早就|已经|早)?{_S}{{0,4}}{_DONE}",
         ("早办落做批同通退驳好出打",),
         (("NOTIFY", 1.2),),
         (("NO_FEEDBACK", 1.0),),
@@ -272,7 +278,8 @@ STORIES: tuple[Story, ...] = (
     # Money paid once and asked for again, a payment that does not go through.
     Story(
         "payment_failed",
-        r"(交|缴|付)了?.{0,6}(钱|费)|扫码.{0,6}(付|支付|缴|交)|订单超时|现金不收|不收现金|只能扫码",
+        r"(交|缴|付)了?.{0,6}(钱|费)|(钱|费用|工本费).{0,6}(交|缴|付)了|扫码.{0,6}(付|支付|缴|交)|订单超时|"
+        r"现金不收|不收现金|只能扫码",
         ("钱费码订现扫",),
         (("PAYMENT", 1.1),),
         (),
@@ -308,7 +315,49 @@ STORIES: tuple[Story, ...] = (
         (("STANDARD_MISMATCH", 1.0),),
         (),
         ("ACCEPT", "SUBMIT", "DATA_SHARE", "TRANSFER"),
-        r"(政策|待遇|比例|规定)",  # two provinces' rules differing is POLICY
+        r"(政策|待遇|比例|规定|规矩|指南|清单)",  # rules differing are POLICY, guides differing GUIDE
+    ),
+    # Two provinces' guides or lists asking for different papers: the guidance is at fault.
+    Story(
+        "guides_differ",
+        rf"(指南|清单|须知){_S}{{0,30}}(不一样|不一致|不同|对不上|不统一)",
+        ("指清须", "不对"),
+        (("GUIDE", 1.4),),
+        (("STANDARD_MISMATCH", 1.0),),
+        (),
+        ("REVIEW", "SUBMIT", "ACCEPT"),
+    ),
+    # Two places, two sets of rules: a policy difference, not a process fault.
+    Story(
+        "rules_differ",
+        rf"(两边|两地|两个地方|两个省|这边|老家|那边){_S}{{0,30}}(规矩|规定|政策|要求|条件){_S}{{0,6}}(不一样|不同|不一致)"
+        rf"|两套规矩|两套规定|两套政策|待遇期|等待期",
+        ("两这老那待等", "规政要条期"),
+        ((POLICY, 1.4),),
+        (("POLICY_DIFFERENCE", 1.0),),
+        (),
+        ("REVIEW", "TRANSFER", "ACCEPT", "SUBMIT"),
+    ),
+    # A time limit promised at one step and long passed: the decision is late, not that step.
+    Story(
+        "promise_broken",
+        rf"(说|说好|承诺|写着|告知|答应){_S}{{0,4}}{NUMBER}个?(工作日|天|周|个月){_S}{{0,30}}"
+        r"(现在|都|已经|还没|还是|至今|过了)",
+        ("说承写告答", "日天周月"),
+        (("DECIDE", 1.3),),
+        (("DELAY", 1.0),),
+        (),
+        ("ACCEPT", "SUBMIT", "DELIVER", "NOTIFY"),
+    ),
+    # 网上申请→去窗口核验→回老家开证明→再去窗口: an itinerary is the whole trip.
+    Story(
+        "itinerary",
+        r"([^→]{1,20}(→|->|—>|=>)){3,}",
+        ("→>",),
+        ((JOURNEY, 1.5),),
+        (("MULTIPLE_TRIPS", 1.0),),
+        (),
+        ("APPLY", "VERIFY", "SUBMIT", "ACCEPT"),
     ),
     # Materials handed in here, and the other side says nothing arrived.
     Story(
