@@ -6,6 +6,7 @@ frame with the words that follow it, so praise, negation and complaints attach t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -45,7 +46,11 @@ BARE_MENTION = 0.6  # a step named with no complaint attached (邮寄，太慢 s
 # In a long narrative (a 12345 transcript) naming a step is telling the story, not complaining.
 NARRATIVE_LENGTH = 120
 NARRATIVE_MENTION = 0.25
-SETTING_SHARE = 0.3  # a step a story names as its setting (where the lost hand-off began)
+SETTING_SHARE = 0.3
+DEMAND_WEIGHT = 0.8  # what a transcript's closing demand (诉求：…) names, on top of the story
+_DEMAND = re.compile(
+    r"(诉求|希望|要求|建议)[:：]"
+)  # a step a story names as its setting (where the lost hand-off began)
 PRAISED = 0.0  # a step named with praise and no complaint (受理很快) is not a candidate
 NEGATION_REACH = 3  # characters allowed between 不是 and the step it exonerates
 PREDICATE_REACH = 2  # characters between a step and a weak complaint word that belongs to it
@@ -109,7 +114,28 @@ def read_comment(comment: str | None) -> Reading:
     _read_across_clauses(comment, text, reading)
     _read_stories(comment, text, reading)
     _apply_pulls(reading)
+    _read_demand(comment, text, reading)
     return reading
+
+
+def _read_demand(original: str, text: str, reading: Reading) -> None:
+    """A 12345 transcript ends with the caller's demand (诉求：…): what it asks to fix is the fault.
+
+    The demand is read again on its own and what it names counts DEMAND_WEIGHT more.
+    """
+    match = _DEMAND.search(text)
+    if match is None or match.end() >= len(text):
+        return
+    demand = read_comment(original[match.end() :])
+    for label, score in demand.labels.items():
+        if label in reading.exonerated:
+            continue
+        reading.labels[label] = reading.labels.get(label, 0.0) + DEMAND_WEIGHT * min(score, 1.0)
+        reading.first_seen.setdefault(label, match.end() + demand.first_seen.get(label, 0))
+        reading.label_evidence.setdefault(label, []).append(f"demand:{label}")
+        for reason, weight in demand.label_reasons.get(label, {}).items():
+            reasons = reading.label_reasons.setdefault(label, {})
+            reasons[reason] = reasons.get(reason, 0.0) + weight
 
 
 def _read_stories(original: str, text: str, reading: Reading) -> None:
