@@ -46,11 +46,9 @@ BARE_MENTION = 0.6  # a step named with no complaint attached (邮寄，太慢 s
 # In a long narrative (a 12345 transcript) naming a step is telling the story, not complaining.
 NARRATIVE_LENGTH = 120
 NARRATIVE_MENTION = 0.25
-SETTING_SHARE = 0.3
+SETTING_SHARE = 0.3  # a step a story names as its setting (where the lost hand-off began)
 DEMAND_WEIGHT = 0.8  # what a transcript's closing demand (诉求：…) names, on top of the story
-_DEMAND = re.compile(
-    r"(诉求|希望|要求|建议)[:：]"
-)  # a step a story names as its setting (where the lost hand-off began)
+_DEMAND = re.compile(r"(诉求|希望|要求|建议)[:：]")
 PRAISED = 0.0  # a step named with praise and no complaint (受理很快) is not a candidate
 NEGATION_REACH = 3  # characters allowed between 不是 and the step it exonerates
 PREDICATE_REACH = 2  # characters between a step and a weak complaint word that belongs to it
