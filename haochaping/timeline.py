@@ -403,6 +403,8 @@ def _measure(
     working_days: float | None = None
     if end_s is not None:
         working_days = between(started.at_us / 1e6, end_s)
+        if _reopened(mine):
+            working_days = _episode_days(mine, started, between, end_s)
         if returns:
             working_days = max(0.0, working_days - _paused_days(mine, between, end_s))
 
@@ -435,6 +437,37 @@ _RETURN = _ACTION_INDEX[Action.RETURN]
 _FAIL = _ACTION_INDEX[Action.FAIL]
 _TRANSFER_OUT = _ACTION_INDEX[Action.TRANSFER_OUT]
 _TRANSFER_IN = _ACTION_INDEX[Action.TRANSFER_IN]
+
+
+def _reopened(mine: list[_Entry]) -> bool:
+    """Did the step begin again after it was done (materials out, then the result back)?"""
+    closed = False
+    for entry in mine:
+        if entry.action == _COMPLETE or entry.action == _TRANSFER_IN:
+            closed = True
+        elif closed and (entry.action == _START or entry.action == _TRANSFER_OUT):
+            return True
+    return False
+
+
+def _episode_days(mine: list[_Entry], started: _Entry, between: _Between, end_s: float) -> float:
+    """A step done more than once in a case counts the time of each episode, not the span.
+
+    Proxy and joint cases hand off twice (the materials out, the result back): measured from
+    the first send to the last receipt, the weeks of review between them would count as transit.
+    """
+    total = 0.0
+    opened: _Entry | None = started
+    for entry in mine:
+        action = entry.action
+        if opened is None and (action == _START or action == _TRANSFER_OUT):
+            opened = entry
+        elif opened is not None and (action == _COMPLETE or action == _TRANSFER_IN):
+            total += between(opened.at_us / 1e6, entry.at_us / 1e6)
+            opened = None
+    if opened is not None:
+        total += between(opened.at_us / 1e6, end_s)
+    return total
 
 
 def _paused_days(mine: list[_Entry], between: _Between, end_s: float) -> float:

@@ -175,3 +175,33 @@ def test_failed_checks_are_counted() -> None:
     assert [action for _, action, *_ in CaseTimeline.from_events(events).events()] == [
         Action.START, Action.FAIL, Action.FAIL
     ]
+
+
+def _two_handoffs() -> list[CaseEvent]:
+    return [
+        event("e01", "TRANSFER", "transfer_out", RCV, "2025-03-03T09:00:00+08:00"),
+        event("e02", "TRANSFER", "transfer_in", HDL, "2025-03-04T09:00:00+08:00"),
+        event("e03", "REVIEW", "start", HDL, "2025-03-04T10:00:00+08:00"),
+        event("e04", "REVIEW", "complete", HDL, "2025-04-04T10:00:00+08:00"),
+        event("e05", "TRANSFER", "transfer_out", HDL, "2025-04-07T09:00:00+08:00"),
+        event("e06", "TRANSFER", "transfer_in", RCV, "2025-04-07T15:00:00+08:00"),
+    ]
+
+
+def test_a_step_done_twice_counts_each_episode_not_the_span_between() -> None:
+    # Materials out to Anhui (Mon 09:00 → Tue 09:00), a month of review, the result back
+    # (Mon 7 Apr 09:00 → 15:00): 1 + 0.25 working days of transit, not 25.
+    timeline = CaseTimeline.from_events(_two_handoffs())
+    by_step = {record.step: record for record in timeline.steps(default_catalog())}
+    transfer = by_step[StepKind.TRANSFER]
+    assert transfer.working_days == pytest.approx(1.25, abs=1e-9)
+    assert transfer.breached is False  # limit 3
+    assert by_step[StepKind.REVIEW].working_days == pytest.approx(23.0, abs=1e-9)  # 4 Mar → 4 Apr, 23 weekdays
+
+
+def test_a_second_hand_off_still_open_is_measured_to_as_of() -> None:
+    timeline = CaseTimeline.from_events(_two_handoffs()[:5])
+    as_of = datetime(2025, 4, 9, 9, 0, tzinfo=CST)  # Wed: two working days after the second send
+    (transfer,) = [r for r in timeline.steps(default_catalog(), as_of=as_of) if r.step == StepKind.TRANSFER]
+    assert transfer.working_days == pytest.approx(3.0, abs=1e-9)
+    assert transfer.completed_at is None
