@@ -439,13 +439,17 @@ _TRANSFER_OUT = _ACTION_INDEX[Action.TRANSFER_OUT]
 _TRANSFER_IN = _ACTION_INDEX[Action.TRANSFER_IN]
 
 
+_OPENING = (_START, _TRANSFER_OUT)
+_CLOSING = (_COMPLETE, _TRANSFER_IN)
+
+
 def _reopened(mine: list[_Entry]) -> bool:
     """Did the step begin again after it was done (materials out, then the result back)?"""
     closed = False
     for entry in mine:
-        if entry.action == _COMPLETE or entry.action == _TRANSFER_IN:
+        if entry.action in _CLOSING:
             closed = True
-        elif closed and (entry.action == _START or entry.action == _TRANSFER_OUT):
+        elif closed and entry.action in _OPENING:
             return True
     return False
 
@@ -460,9 +464,9 @@ def _episode_days(mine: list[_Entry], started: _Entry, between: _Between, end_s:
     opened: _Entry | None = started
     for entry in mine:
         action = entry.action
-        if opened is None and (action == _START or action == _TRANSFER_OUT):
+        if opened is None and action in _OPENING:
             opened = entry
-        elif opened is not None and (action == _COMPLETE or action == _TRANSFER_IN):
+        elif opened is not None and action in _CLOSING:
             total += between(opened.at_us / 1e6, entry.at_us / 1e6)
             opened = None
     if opened is not None:

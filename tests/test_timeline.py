@@ -23,8 +23,16 @@ def event(
     event_id: str, step: str, action: str, org: dict[str, str], at: str, note: str | None = None, case: str = "C1"
 ) -> CaseEvent:
     payload = {
-        "schema": "hcp.case/1", "event_id": event_id, "case_id": case, "matter_code": MATTER, "mode": "proxy",
-        "step": step, "action": action, "org": org, "at": at, "note": note,
+        "schema": "hcp.case/1",
+        "event_id": event_id,
+        "case_id": case,
+        "matter_code": MATTER,
+        "mode": "proxy",
+        "step": step,
+        "action": action,
+        "org": org,
+        "at": at,
+        "note": note,
     }
     return CaseEvent.model_validate_json(json.dumps(payload))
 
@@ -173,7 +181,9 @@ def test_failed_checks_are_counted() -> None:
     assert identity.fails == 2 and identity.returns == 0
     assert identity.completed_at is None
     assert [action for _, action, *_ in CaseTimeline.from_events(events).events()] == [
-        Action.START, Action.FAIL, Action.FAIL
+        Action.START,
+        Action.FAIL,
+        Action.FAIL,
     ]
 
 
