@@ -139,7 +139,8 @@ def _score(
         weight = PORTAL_WEIGHT if named else PORTAL_ALONE
         add(rating.step.value, weight, f"portal_step:{rating.step.value}")
 
-    explicit = max(reading.labels.values(), default=0.0) >= EXPLICIT
+    # Only a step the citizen names outweighs the timeline: 白跑一趟 says a trip was wasted, not where.
+    explicit = max((score for label, score in reading.labels.items() if label in _STEPS), default=0.0) >= EXPLICIT
     complained = {reason for reason, weight in reading.reasons.items() if weight >= 0.3}
     complained |= {tag.value for tag in rating.tags}
     for signal in signals:

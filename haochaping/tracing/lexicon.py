@@ -1745,6 +1745,8 @@ REASON_PULL: dict[str, str] = {
 # {n} is a count written in digits or Chinese numerals (三, 十几, 好几, 半).
 NUMBER = "[0-9一二两俩三四五六七八九十百几好多半]+[来余]?"
 _DURATION_MARKS = "天周星期礼拜月日"
+# More than one: a single wasted trip (白跑一趟) says a step wasted it, not that the journey was long.
+SEVERAL = rf"(?![一1][趟次回遍]){NUMBER}"
 _NUMERALS = "0123456789一二两俩三四五六七八九十百几好多半"
 
 
@@ -1776,8 +1778,8 @@ PATTERNS: tuple[Pattern, ...] = (
         (("SUBMIT", 0.8),),
         (("REPEAT_MATERIALS", 1.0),),
     ),
-    Pattern(rf"跑了?{NUMBER}[趟次回遍]", ("跑", "趟次回遍"), ((JOURNEY, 0.8),), (("MULTIPLE_TRIPS", 1.0),)),
-    Pattern(rf"{NUMBER}趟", ("趟",), ((JOURNEY, 0.6),), (("MULTIPLE_TRIPS", 0.8),)),
+    Pattern(rf"跑了?{SEVERAL}[趟次回遍]", ("跑", "趟次回遍"), ((JOURNEY, 0.8),), (("MULTIPLE_TRIPS", 1.0),)),
+    Pattern(rf"{SEVERAL}趟", ("趟",), ((JOURNEY, 0.6),), (("MULTIPLE_TRIPS", 0.8),)),
     Pattern(rf"(跑|走)了?{NUMBER}个?来回", ("来", "跑走"), ((JOURNEY, 0.8),), (("MULTIPLE_TRIPS", 1.0),)),
     Pattern(
         rf"跑了?{NUMBER}个?(地方|部门|窗口|单位|城市|省)",

@@ -66,7 +66,7 @@ def timeline_signals(records: list[StepFacts]) -> list[Signal]:
             strength = min(REPEAT_MAX, FAIL_BASE + REPEAT_STEP * (record.fails - 1))
             reason = _fail_reason(record)
             evidence = f"timeline:{step.value} failed {_times(record.fails)}"
-            corroborates = {reason, Reason.SYSTEM_ERROR}
+            corroborates = {reason, Reason.SYSTEM_ERROR, Reason.MULTIPLE_TRIPS}  # 白跑一趟: the check failed
             if reason in _DATA_REASONS:
                 corroborates |= _DATA_REASONS
             signals.append(Signal(step, reason, strength, "fail", evidence, frozenset(corroborates)))
