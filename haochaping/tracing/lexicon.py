@@ -157,6 +157,10 @@ STEP_PHRASES: Phrases = {
         ("刷完", 0.5),
     ),
     "APPLY": (
+        # choosing from the form's lists
+        ("列表里选", 0.9),
+        ("从列表", 0.8),
+        ("找不到对应", 0.8),
         ("填表", 1.0),
         ("填写", 0.9),
         ("表格", 0.9),
@@ -289,6 +293,11 @@ STEP_PHRASES: Phrases = {
         ("再提交", 0.6),
     ),
     "ACCEPT": (
+        # the window's queue numbers
+        ("放号", 0.9),
+        ("没号", 0.9),
+        ("抢号", 0.9),
+        ("只放", 0.6),
         ("受理", 1.0),
         ("受里", 1.0),
         ("收件", 0.9),
@@ -342,6 +351,11 @@ STEP_PHRASES: Phrases = {
         ("挂牌", 0.6),
     ),
     "VERIFY": (
+        # checked again elsewhere
+        ("再核一次", 1.0),
+        ("各核一遍", 1.0),
+        ("核一遍", 0.9),
+        ("再核", 0.8),
         # typo
         ("验正", 0.9),
         ("原件", 0.9),
@@ -461,6 +475,10 @@ STEP_PHRASES: Phrases = {
         ("数据没返回", 1.0),
     ),
     "TRANSFER": (
+        # a hand-off that never came across
+        ("没推过来", 1.0),
+        ("没传过来", 1.0),
+        ("系统没推", 1.0),
         # funds moved between provinces' accounts
         ("划转", 1.0),
         ("没划过来", 1.0),
@@ -874,6 +892,9 @@ STEP_PHRASES: Phrases = {
 
 REASON_PHRASES: Phrases = {
     "REPEAT_MATERIALS": (
+        # checked again elsewhere
+        ("再核一次", 0.9),
+        ("各核一遍", 1.0),
         # papers asked for again
         ("已提交过", 1.0),
         ("提交过同样", 1.0),

@@ -31,7 +31,7 @@ _LOOKUP_FAILS = (
     "未查询到|未查到|查无|没查到)"
 )
 # A thing sent from one side: materials, an application, funds.
-_SENT = "(推送|转|寄|发|传|移交|转出|划转|转移|递)(过去|出去|出|走|了|到)"
+_SENT = "(推送|转|寄|发|传|移交|转出|划转|转移|递)(过去|出去|出|走|了|到|来|过来)"
 _NOT_ARRIVED = (
     "(没收到|没有收到|未收到|没看到|没有看到|没见到|没到账|没到|根本没有|查不到|看不到|没这个|没有这个|说没有|说没|"
     "系统里没有|系统上没有)"
@@ -99,7 +99,7 @@ STORIES: tuple[Story, ...] = (
     # A说找B，B说找A (or three offices round in a circle): sent back and forth.
     Story(
         "back_and_forth",
-        rf"({_SAY}(我)?(要|先|再)?{_GO}{_S}{{0,24}}){{2,}}",
+        rf"({_SAY}[^，。！？,!?\s]{{0,6}}{_GO}{_S}{{0,24}}){{2,}}",
         ("说讲话称让叫要喊支",),
         ((JOURNEY, 1.3),),
         (("BUCK_PASSING", 1.0),),
@@ -109,8 +109,8 @@ STORIES: tuple[Story, ...] = (
     # A说要B先…，B又说要A先: each side waits for the other.
     Story(
         "back_and_forth",
-        rf"{_SAY}{_S}{{0,10}}先{_S}{{0,24}}又{_S}{{0,2}}{_SAY}{_S}{{0,10}}先",
-        ("先", "又"),
+        rf"{_SAY}{_S}{{0,10}}先{_S}{{0,24}}{_SAY}{_S}{{0,10}}先",
+        ("先",),
         ((JOURNEY, 1.3),),
         (("BUCK_PASSING", 1.0),),
         ("handoff_lost",),
@@ -119,8 +119,8 @@ STORIES: tuple[Story, ...] = (
     Story(
         "back_and_forth",
         r"(踢来踢去|踢嚟踢去|支来支去|推来推去|转了一圈|转一圈|一圈转下来|绕了一圈|来回踢|互相推|两头推|来回推|"
-        r"推过来推过去|踢皮球|都说不归|每个都说)",
-        ("踢支推转绕圈每都",),
+        r"推过来推过去|踢皮球|都说不归|每个都说|鸡生蛋|传话筒|夹在中间|夹在两|夹喺中间)",
+        ("踢支推转绕圈每都鸡传夹",),
         ((JOURNEY, 1.3),),
         (("BUCK_PASSING", 1.0),),
         ("handoff_lost",),  # two sides blaming each other over a lost hand-off: the hand-off
@@ -176,6 +176,7 @@ STORIES: tuple[Story, ...] = (
         ("网线在小a手", "原核验查看对签按面"),
         (("VERIFY", 1.0),),
         (("NOT_AVAILABLE_ONLINE", 0.8),),
+        ("guide_silent", "guide_contradicted"),
         setting=("APPLY", "SUBMIT", "ACCEPT"),
     ),
     Story(
@@ -270,7 +271,8 @@ STORIES: tuple[Story, ...] = (
     Story(
         "rule_applied",
         r"(按规定|这是政策|是政策|政策规定|规定就是|规定就这样|规定如此|没办法.{0,4}规定|不合并计算|不能合并|"
-        r"不累计|不予累计|只认一部分|只认.{0,6}(年|月)|分数线|积分落户|落户条件|享受不了)",
+        r"不累计|不予累计|只认一部分|只认.{0,6}(年|月)|只认那|只认几|分数线|积分落户|落户条件|享受不了|"
+        r"不在(里面|范围|目录)|不属于.{0,6}范围|要有房|有房才|名额)",
         ("规政合累认分积落享",),
         ((POLICY, 1.3),),
         (("POLICY_DIFFERENCE", 1.0),),
@@ -298,10 +300,31 @@ STORIES: tuple[Story, ...] = (
     # The guide or list said one thing, the window another: the guide was wrong.
     Story(
         "guide_contradicted",
-        r"(指南|清单|须知|网上写|网上说|墙上贴|上面写|贴的)[^。！？!?\n]{0,50}"
-        r"(到了|到窗口|实际|结果|又说|才被告知|才知道|取消|不一样|不符|不是一回事|白准备|白跑)",
-        ("指清须网墙上贴", "到实结又才取不白"),
+        r"(指南|清单|须知|墙上贴|上面写|贴的)[^。！？!?\n]{0,50}"
+        r"(到了|到窗口|实际|结果|又说|才被告知|才知道|才说|取消|不一样|不符|不是一回事|白准备|白跑)",
+        ("指清须墙上贴", "到实结又才取不白"),
         (("GUIDE", 1.4),),
+        (("GUIDE_UNCLEAR", 1.2),),
+        (),
+        ("ACCEPT", "VERIFY", "SUBMIT", JOURNEY),
+    ),
+    # What the portal's pages said, then the window said otherwise; with a visit to check
+    # originals it is the online service that fell short instead (online_needs_visit).
+    Story(
+        "online_said_otherwise",
+        r"(网上写|网上说|网上看)[^。！？!?\n]{0,50}(到了|到窗口|实际|又说|才被告知|才知道|才说|不一样|不符|白准备|白跑)",
+        ("网", "到实又才不白"),
+        (("GUIDE", 1.2),),
+        (("GUIDE_UNCLEAR", 1.0),),
+        ("online_needs_visit",),
+        ("ACCEPT", "VERIFY", "SUBMIT", JOURNEY),
+    ),
+    # 指南上根本没写这条: what the guide leaves out is the guide's fault, whatever came next.
+    Story(
+        "guide_silent",
+        r"(指南|清单|须知)[^。！？!?\n]{0,8}(根本|也|都)?(没写|没有写|没提|没说明|没注明|没列|没说)",
+        ("指清须", "没"),
+        (("GUIDE", 1.6),),
         (("GUIDE_UNCLEAR", 1.2),),
         (),
         ("ACCEPT", "VERIFY", "SUBMIT", JOURNEY),
@@ -407,6 +430,29 @@ STORIES: tuple[Story, ...] = (
         (("NOT_AVAILABLE_ONLINE", 0.8),),
         (),
         ("APPLY", "SUBMIT", "ACCEPT"),
+    ),
+    # 打12345问…转了三个部门没一个讲得清楚: the consultation, not a journey.
+    Story(
+        "consult_runaround",
+        rf"(问|咨询|12345|打电话|热线){_S}{{0,30}}转了{NUMBER}个?(部门|人|电话|科室|窗口){_S}{{0,20}}"
+        r"(清楚|明白|一样|知道)",
+        ("问咨12打热", "转", "清明一知"),
+        (("GUIDE", 1.5),),
+        (("GUIDE_UNCLEAR", 1.2),),
+        (),
+        (JOURNEY, "ACCEPT"),
+    ),
+    # 消息说已办结，点进去又是审核中: the status the citizen is shown contradicts itself.
+    Story(
+        "status_contradicts",
+        r"(显示|写着?|消息|短信|状态|一会)[^。！？!?\n]{0,16}(已办结|办结|通过|审核中|退回|办理中|处理中)"
+        r"[^。！？!?\n]{0,16}(又是|又显示|却显示|却是|一会|变成|又变)[^。！？!?\n]{0,6}"
+        r"(已办结|办结|通过|审核中|退回|办理中|处理中|不通过)",
+        ("显写消短状一", "又却一变"),
+        (("NOTIFY", 1.5),),
+        (("SYSTEM_ERROR", 0.8),),
+        (),
+        ("REVIEW", "DECIDE"),
     ),
 )
 
