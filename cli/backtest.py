@@ -15,7 +15,10 @@ from datetime import timedelta
 from typing import IO, Any
 
 from cli import Subcommands
+from cli.trace import add_calendar_option, outside_message
+from haochaping.holidays import UPGRADE_HINT
 from haochaping.settings import Settings
+from haochaping.workdays import CalendarNotCovered
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -28,7 +31,10 @@ def add_parser(commands: Subcommands) -> None:
         description="Read rating events (JSONL, case events may be mixed in) and optionally a file of case "
         "events, sort them into event-time order, trace them in batches with the stream worker's code and "
         "run the spike detector over the step observations. Prints one alert JSON line per firing or "
-        "resolved alert on stdout; invalid lines are reported on stderr with their line number.",
+        "resolved alert on stdout; invalid lines are reported on stderr with their line number. Working days "
+        "are counted on the official holiday calendar (HCP_HOLIDAY_CALENDAR); a date it does not cover stops "
+        "the run with exit status 2, unless --outside-calendar weekdays counts Mon-Fri there as the stream "
+        "worker does.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  hcp simulate --count 2000000 --out history.jsonl \\\n"
@@ -49,6 +55,7 @@ def add_parser(commands: Subcommands) -> None:
     tuning.add_argument("--pending-windows", type=int, help="windows the rise must hold")
     tuning.add_argument("--overwhelming-alpha", type=float, help="significance that fires at once")
     tuning.add_argument("--cooldown-windows", type=int, help="quiet windows after a resolve")
+    add_calendar_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no summary on stderr")
     parser.set_defaults(run=run)
 
@@ -83,6 +90,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     def invalid(name: str, number: int, reason: str) -> None:
         print(f"{name}:{number}: {reason}", file=sys.stderr)
 
+    calendar = settings.calendar
+    counted = args.outside_calendar == "weekdays"
     started = time.perf_counter()
     report = BacktestReport()
     out = sys.stdout
@@ -91,10 +100,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         names = {"ratings": "stdin" if args.ratings == "-" else args.ratings, "cases": args.cases or ""}
         for alert in backtest(
-            source, cases, default_catalog(), config, report=report,
+            source,
+            cases,
+            default_catalog(),
+            config,
+            report=report,
             on_invalid=lambda name, number, reason: invalid(names.get(name, name), number, reason),
+            calendar=calendar,
+            strict_calendar=not counted,
         ):
             _write(out, alert.to_wire())
+    except CalendarNotCovered as error:
+        out.flush()
+        print(
+            f"hcp backtest: stopped: {error}; pass --outside-calendar weekdays to count Mon-Fri there "
+            f"as the stream worker does, or {UPGRADE_HINT}",
+            file=sys.stderr,
+        )
+        return 2
     finally:
         source.close()
         if cases is not None:
@@ -108,6 +131,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             f"{report.dropped_late:,} dropped late, {elapsed:.1f} s",
             file=sys.stderr,
         )
+    if report.outside_dates is not None:
+        subject = f"{report.outside_calendar:,} steps and rated timelines"
+        print(outside_message("backtest", subject, report.outside_dates, calendar, counted), file=sys.stderr)
     return 0
 
 

@@ -44,6 +44,9 @@ settings (environment):
                         HCP_DLQ_MIN_MESSAGES=1000 messages)
   HCP_PSEUDONYM_KEY     key for pseudonymising rater ids (default: a random key
                         kept in the data folder)
+  HCP_HOLIDAY_CALENDAR  official (default): working days skip the official
+                        holidays and count 调休 weekends (chinese-calendar);
+                        none: Mon-Fri only
 """
 
 

@@ -15,6 +15,7 @@ from haochaping.alerts import Alert, DetectorConfig, SpikeDetector
 from haochaping.catalog import Catalog
 from haochaping.decoding import EventKind
 from haochaping.ingest import Ingestor, Message
+from haochaping.workdays import DateRange, WorkCalendar
 
 RATINGS_TOPIC = "backtest.ratings"
 CASES_TOPIC = "backtest.case-events"
@@ -40,6 +41,9 @@ class BacktestReport:
     observations: int = 0
     alerts: int = 0
     dropped_late: int = 0
+    # Measurements counted Mon–Fri on dates the holiday calendar does not cover, and those dates.
+    outside_calendar: int = 0
+    outside_dates: DateRange | None = None
 
 
 def backtest(
@@ -51,18 +55,30 @@ def backtest(
     report: BacktestReport | None = None,
     on_invalid: InvalidHandler | None = None,
     batch_size: int = BATCH_SIZE,
+    calendar: WorkCalendar | None = None,
+    strict_calendar: bool = False,
 ) -> Iterator[Alert]:
     """Alerts that the detector raises over the events, in the order the stream would raise them.
 
     `lines` may hold ratings and case events mixed (as `hcp simulate --out` writes them);
     `case_lines`, if given, more case events. Invalid lines are counted and passed to
-    `on_invalid` with the Ingestor's reason; they do not stop the run.
+    `on_invalid` with the Ingestor's reason; they do not stop the run. Working days are counted
+    on `calendar` as the Ingestor does (default: the official one); with `strict_calendar`, a
+    measurement on dates it does not cover raises CalendarNotCovered instead of counting Mon–Fri.
     """
     sources: list[Source] = [("ratings", lines)]
     if case_lines is not None:
         sources.insert(0, ("cases", case_lines))
-    return run_messages(_sorted_messages(sources, report), catalog, config, report=report,
-                        on_invalid=on_invalid, batch_size=batch_size)
+    return run_messages(
+        _sorted_messages(sources, report),
+        catalog,
+        config,
+        report=report,
+        on_invalid=on_invalid,
+        batch_size=batch_size,
+        calendar=calendar,
+        strict_calendar=strict_calendar,
+    )
 
 
 def run_messages(
@@ -74,6 +90,8 @@ def run_messages(
     report: BacktestReport | None = None,
     on_invalid: InvalidHandler | None = None,
     batch_size: int = BATCH_SIZE,
+    calendar: WorkCalendar | None = None,
+    strict_calendar: bool = False,
 ) -> Iterator[Alert]:
     """Ingest messages (in event-time order) batch by batch, detect, and yield the alerts.
 
@@ -81,7 +99,7 @@ def run_messages(
     """
     report = report if report is not None else BacktestReport()
     detector = detector if detector is not None else SpikeDetector(config)
-    ingestor = Ingestor(KIND_OF_TOPIC, _PSEUDONYM_KEY, catalog)
+    ingestor = Ingestor(KIND_OF_TOPIC, _PSEUDONYM_KEY, catalog, calendar, strict_calendar=strict_calendar)
     timelines: dict[bytes, bytes] = {}
     batch: list[Message] = []
     origins: dict[int, tuple[str, int]] = {}
@@ -91,6 +109,9 @@ def run_messages(
         report.ratings += result.ratings
         report.case_events += result.case_events
         report.observations += len(result.observations)
+        report.outside_calendar += result.outside_calendar
+        if result.outside_dates is not None:
+            report.outside_dates = result.outside_dates.union(report.outside_dates)
         for dead in result.dead_letters:
             report.invalid += 1
             if on_invalid is not None:

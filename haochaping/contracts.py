@@ -24,9 +24,7 @@ BASE_URI = "https://haochaping.example/schemas/"
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"  # the models' Identifier (haochaping/events.py)
 # RFC 3339 date-time with its offset. The models accept a few more spellings (a space for the T,
 # no seconds); producers must not rely on that.
-RFC3339_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
-)
+RFC3339_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 
 _TIME = (
     f"RFC 3339 with offset, from {EARLIEST_EVENT_TIME.isoformat()} (好差评 began in 2019) up to, not including, "
@@ -147,8 +145,8 @@ def attribution_schema() -> dict[str, Any]:
                 "type": "number",
             },
             "evidence": {
-                "description": "what tracing used, each line prefixed text:, tag:, portal_step:, timeline:, handoff: "
-                "or responsible:; empty if not negative",
+                "description": "what tracing used, each line prefixed text:, tag:, portal_step:, timeline:, handoff:, "
+                "responsible: or calendar:; empty if not negative",
                 "items": {"type": "string"},
                 "type": "array",
             },

@@ -10,12 +10,12 @@ import json
 import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from haochaping.catalog import Catalog
 from haochaping.decoding import EventKind, Rejection, decode_event
 from haochaping.events import CaseEvent, RatingEvent
+from haochaping.holidays import official_calendar
 from haochaping.observations import StepObservation, observe
 from haochaping.rows import (
     Source,
@@ -26,8 +26,9 @@ from haochaping.rows import (
     observation_row,
     rating_row,
 )
-from haochaping.timeline import CaseTimeline
+from haochaping.timeline import CaseTimeline, outside_calendar
 from haochaping.tracing import trace
+from haochaping.workdays import CalendarNotCovered, DateRange, WorkCalendar
 
 if TYPE_CHECKING:
     from haochaping.parking import ParkedRating, Parking, Release
@@ -92,6 +93,10 @@ class IngestBatch:
     parked: list[ParkedRating] = field(default_factory=list)
     released: list[Release] = field(default_factory=list)
     already_parked: int = 0  # records read again that are parked already: nothing to do
+    # Completed steps and rated timelines measured partly on dates the holiday calendar does not
+    # cover (counted Mon–Fri there), and the dates: the calendar package needs an upgrade.
+    outside_calendar: int = 0
+    outside_dates: DateRange | None = None
 
     @property
     def latest_event_at(self) -> float:
@@ -124,6 +129,11 @@ class Ingestor:
     An event stamped more than `max_clock_skew_seconds` after `clock()` (epoch seconds) comes
     from a wrong clock: it is stored, but would close windows and expire timelines early if it
     moved the batch's watermarks, so it does not.
+
+    Working days are counted on `calendar` (default: the official one, haochaping/holidays.py).
+    Where a measurement leaves the dates it covers, they count Mon–Fri and the batch counts it
+    (`outside_calendar`); with `strict_calendar` (the batch commands) process() raises
+    CalendarNotCovered instead. The stream worker is never strict: one case must not stop it.
     """
 
     def __init__(
@@ -131,20 +141,27 @@ class Ingestor:
         kind_of_topic: Mapping[str, EventKind],
         pseudonym_key: bytes,
         catalog: Catalog,
-        holidays: frozenset[date] = frozenset(),
+        calendar: WorkCalendar | None = None,
         province_of_topic: Mapping[str, str] | None = None,
         max_clock_skew_seconds: float = 600.0,
         clock: Callable[[], float] = time.time,
+        strict_calendar: bool = False,
     ) -> None:
         self._kind_of_topic = dict(kind_of_topic)
         self._pseudonym_key = pseudonym_key
         self._catalog = catalog
-        self._holidays = holidays
+        self._calendar = calendar if calendar is not None else official_calendar()
+        self._strict_calendar = strict_calendar
         # A province portal's rating topic -> the only province its ratings may carry.
         # Topics not listed (the shared ratings topic of the trusted relay) are not checked.
         self._province_of_topic = dict(province_of_topic or {})
         self._max_clock_skew = max_clock_skew_seconds
         self._clock = clock
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """The calendar working days are counted on."""
+        return self._calendar
 
     def process(
         self, messages: Sequence[Message], timelines: TimelineStore, parking: Parking | None = None
@@ -246,8 +263,10 @@ class Ingestor:
         timeline.add(event)  # a redelivered event is ignored by the timeline, but still yields its row
         touched[key] = timeline
         if event.action == "complete":
-            record = timeline.step_record(event.step, self._catalog, self._holidays)
+            record = timeline.step_record(event.step, self._catalog, self._calendar)
             if record is not None and record.completed_at is not None:
+                span = (record.started_at.timestamp(), record.completed_at.timestamp())
+                self._note_outside(batch, self._calendar.outside(*span))
                 row = case_step_row(timeline.case_id, timeline.matter_code, timeline.mode.value, record, message.source)
                 batch.add_row("case_steps", row)
         return key
@@ -265,7 +284,7 @@ class Ingestor:
         _advance(batch, batch.latest_rating_at, message.partition, rating.rated_at.timestamp(), latest_plausible)
         batch.add_row("ratings", rating_row(rating, message.source, self._pseudonym_key))
         timeline = load(rating.case_id.encode()) if rating.case_id is not None else None
-        attribution = trace(rating, timeline, self._catalog, self._holidays)
+        attribution = trace(rating, timeline, self._catalog, self._calendar, strict_calendar=self._strict_calendar)
         wire = attribution.to_wire()
         if note is not None:
             wire["evidence"].append(note)
@@ -274,11 +293,21 @@ class Ingestor:
             batch.add_row("attributions", row)
         batch.attributions.append(TracedRating(rating.partition_key.encode(), wire))
         if timeline is not None:
-            records = timeline.steps(self._catalog, self._holidays, as_of=rating.rated_at)
+            facts = timeline.step_facts(self._catalog, self._calendar, as_of=rating.rated_at)
+            self._note_outside(batch, outside_calendar(facts, self._calendar))
+            records = [fact.record() for fact in facts]
             for observation in observe(rating, attribution, records, mode):
                 batch.observations.append(observation)
                 batch.observation_sources.append(message.source)
                 batch.add_row("step_observations", observation_row(observation, message.source))
+
+    def _note_outside(self, batch: IngestBatch, dates: DateRange | None) -> None:
+        """Counts a measurement on dates the calendar does not cover (strict: refuses it)."""
+        if dates is not None:
+            if self._strict_calendar:
+                raise CalendarNotCovered(dates, self._calendar)
+            batch.outside_calendar += 1
+            batch.outside_dates = dates.union(batch.outside_dates)
 
     @staticmethod
     def _reject(batch: IngestBatch, message: Message, reason: str) -> None:

@@ -9,8 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
+
+from haochaping.holidays import CALENDAR_NAMES
+
+if TYPE_CHECKING:
+    from haochaping.workdays import WorkCalendar
 
 
 class SettingsError(ValueError):
@@ -78,6 +83,16 @@ class Settings:
     dlq_max_ratio: float = 0.5
     dlq_min_messages: int = 1_000
     pseudonym_key: bytes = field(default=b"", repr=False)
+    # Time limits count working days on the official holidays and 调休 workdays (chinese-calendar),
+    # or on Mon–Fri only ("none"); haochaping/holidays.py.
+    holiday_calendar: str = "official"
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """The working-day calendar of every time limit the worker measures (HCP_HOLIDAY_CALENDAR)."""
+        from haochaping.holidays import work_calendar
+
+        return work_calendar(self.holiday_calendar)
 
     @property
     def topics(self) -> dict[str, str]:
@@ -118,6 +133,10 @@ class Settings:
     def __post_init__(self) -> None:
         _check_kafka_security(self)
         _check_clickhouse(self)
+        if self.holiday_calendar not in CALENDAR_NAMES:
+            raise SettingsError(
+                f"HCP_HOLIDAY_CALENDAR={self.holiday_calendar!r} is not one of {', '.join(CALENDAR_NAMES)}"
+            )
 
     def __repr__(self) -> str:
         """Every field but the secrets; the ClickHouse URL and webhook URLs without their passwords."""
@@ -186,6 +205,7 @@ class Settings:
             "HCP_DLQ_MAX_RATIO": str(self.dlq_max_ratio),
             "HCP_DLQ_MIN_MESSAGES": str(self.dlq_min_messages),
             "HCP_PSEUDONYM_KEY": self.pseudonym_key.decode("utf-8"),
+            "HCP_HOLIDAY_CALENDAR": self.holiday_calendar,
         }
 
     @classmethod
@@ -233,6 +253,7 @@ class Settings:
             dlq_max_ratio=number("HCP_DLQ_MAX_RATIO", defaults.dlq_max_ratio, float),
             dlq_min_messages=number("HCP_DLQ_MIN_MESSAGES", defaults.dlq_min_messages, int),
             pseudonym_key=key.encode("utf-8") if key else _local_key(data_dir),
+            holiday_calendar=(environ.get("HCP_HOLIDAY_CALENDAR") or defaults.holiday_calendar).strip().lower(),
         )
 
 

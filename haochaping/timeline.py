@@ -9,15 +9,16 @@ from __future__ import annotations
 import hashlib
 import struct
 from bisect import insort
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple, Protocol
 
 from haochaping.catalog import Catalog, Process, StepSpec
 from haochaping.codes import PROVINCES, Action, Mode, Role, StepKind
 from haochaping.events import CaseEvent
-from haochaping.workdays import calendar_for
+from haochaping.holidays import official_calendar
+from haochaping.workdays import DateRange, WorkCalendar
 
 STEP_ORDER: tuple[StepKind, ...] = tuple(StepKind)
 _STEP_INDEX = {step: index for index, step in enumerate(STEP_ORDER)}
@@ -228,7 +229,7 @@ class CaseTimeline:
     def steps(
         self,
         catalog: Catalog,
-        holidays: frozenset[date] = frozenset(),
+        calendar: WorkCalendar | None = None,
         as_of: datetime | None = None,
     ) -> list[StepRecord]:
         """One record per step kind, in the order the steps began, as the case stood at `as_of`.
@@ -237,35 +238,36 @@ class CaseTimeline:
         later) and open steps are measured up to it; without it every event counts and open
         steps have no working_days.
         """
-        return [facts.record() for facts in self.step_facts(catalog, holidays, as_of)]
+        return [facts.record() for facts in self.step_facts(catalog, calendar, as_of)]
 
     def step_record(
         self,
         step: StepKind,
         catalog: Catalog,
-        holidays: frozenset[date] = frozenset(),
+        calendar: WorkCalendar | None = None,
     ) -> StepRecord | None:
         """steps()'s record for one step (None if the case has no event of it).
 
         The worker asks this on every `complete` event, so only that step is measured.
         """
-        facts = self.step_facts(catalog, holidays, only=step)
+        facts = self.step_facts(catalog, calendar, only=step)
         return facts[0].record() if facts else None
 
     def step_facts(
         self,
         catalog: Catalog,
-        holidays: frozenset[date] = frozenset(),
+        calendar: WorkCalendar | None = None,
         as_of: datetime | None = None,
         only: StepKind | None = None,
     ) -> list[StepFacts]:
         """The measurements behind steps(), without building records (tracing's hot path).
 
+        Working days are counted on `calendar` (default: the official one, haochaping/holidays.py).
         With `only`, just that step is measured (an empty list if the case has no event of it).
         """
         process, _known = catalog.process(self.matter_code, self.mode)
         specs = _specs(process)
-        between = calendar_for(holidays).between_epoch
+        between = (calendar if calendar is not None else official_calendar()).between_epoch
         entries = self._entries
         as_of_s: float | None = None
         if as_of is not None:
@@ -345,6 +347,36 @@ class StepFacts(NamedTuple):
             handoff=handoff,
             notes=self.notes,
         )
+
+
+def outside_calendar(facts: Sequence[StepFacts], calendar: WorkCalendar) -> DateRange | None:
+    """The dates `facts` were measured on that `calendar` does not cover, or None (all covered).
+
+    Each step runs from its start to its completion, or to `as_of` while open (its last event
+    without one); pauses and hand-offs lie inside. Those days counted Mon–Fri (WorkCalendar).
+    """
+    if calendar.covers is None or not facts:
+        return None
+    # Everything measured lies between the earliest event of the first step to begin and as_of:
+    # almost always inside the calendar, which spares the exact span (tracing's hot path).
+    first = facts[0]
+    if first.as_of_s is not None:
+        earliest = min(first.started.at_us, first.events[0].at_us) / 1e6
+        if calendar.outside(earliest, first.as_of_s) is None:
+            return None
+    start = end = None
+    for fact in facts:
+        began = fact.started.at_us / 1e6
+        if fact.completion is not None:
+            ended = fact.completion.at_us / 1e6
+        elif fact.as_of_s is not None:
+            ended = fact.as_of_s
+        else:
+            ended = fact.events[-1].at_us / 1e6
+        start = began if start is None else min(start, began)
+        end = ended if end is None else max(end, ended)
+    assert start is not None and end is not None
+    return calendar.outside(start, end)
 
 
 _SPECS: dict[int, tuple[Process, dict[StepKind, StepSpec]]] = {}

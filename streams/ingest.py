@@ -18,6 +18,7 @@ import faust
 from faust.types import TP, EventT, StreamT
 
 from haochaping.dlq_guard import DeadLetterGuard, DeadLetterLimit, DeadLetterLimitExceeded
+from haochaping.holidays import UPGRADE_HINT
 from haochaping.ingest import IngestBatch, Ingestor, Message
 from haochaping.parking import CaseClock, ParkedRating, Parking, ParkingLot
 from haochaping.settings import Settings
@@ -48,6 +49,8 @@ class IngestCounters:
     parked_total: int = 0
     released_early: int = 0  # traced after the bounded wait, without all of their case's events
     future_dated: int = 0  # events beyond the allowed clock skew: stored, but not moving the watermark
+    # Steps and rated timelines measured on dates the holiday calendar does not cover (counted Mon–Fri).
+    outside_calendar: int = 0
     latest_event_at: float = 0.0  # event-time watermark (epoch seconds) for timeline expiry
     parked_now: int = 0
     detector: DetectorCounters = field(default_factory=DetectorCounters)
@@ -168,6 +171,18 @@ class IngestAgent:
             self.parked.delete(released.rating.key, released.rating.message.partition)
         self.repair.save_marks(processed.repairs.marks)  # only now: until its rows are stored, a copy is new
         await delivered([*processed.changelog, *self.parked.in_flight(), *self.repaired.in_flight()])
+        if batch.outside_calendar and not self.counters.outside_calendar:
+            # Once per process: every case near those dates would repeat it; the counter keeps counting.
+            calendar = self.ingestor.calendar
+            log.warning(
+                "working days on %s were counted Mon–Fri: outside the %s (%s, %s); %s "
+                "(logged once; the outside_calendar counter goes on)",
+                batch.outside_dates,
+                calendar.name,
+                calendar.covers.years if calendar.covers is not None else "",
+                calendar.source,
+                UPGRADE_HINT,
+            )
         _count(self.counters, batch, self.parking.lot.released_early, self.parking.lot.parked)
 
     # -- progress ------------------------------------------------------------------------------
@@ -296,7 +311,8 @@ def _register_housekeeping(
                 "%d duplicates skipped, %d records handed over out of place, %d seeks to the agent's positions "
                 "(%d when stalled), %d offsets not in Kafka, "
                 "%d records on the wrong partition for their key re-sent, "
-                "%d late step observations, %d future-dated events",
+                "%d late step observations, %d future-dated events, "
+                "%d measurements outside the holiday calendar (counted Mon–Fri)",
                 counters.ratings,
                 counters.case_events,
                 counters.dead_letters,
@@ -312,6 +328,7 @@ def _register_housekeeping(
                 counters.repair.resent,
                 detector.counters.late,
                 counters.future_dated,
+                counters.outside_calendar,
             )
 
     every(app, settings.timeline_sweep_seconds, expire_timelines)
@@ -344,4 +361,5 @@ def _count(counters: IngestCounters, batch: IngestBatch, released_early: int, pa
     counters.released_early = released_early
     counters.parked_now = parked_now
     counters.future_dated += batch.future_dated
+    counters.outside_calendar += batch.outside_calendar
     counters.latest_event_at = max(counters.latest_event_at, batch.latest_event_at)

@@ -1,27 +1,25 @@
 """Simulated time: POSIX seconds on the Beijing calendar, working days and office hours.
 
-Used by the case timelines to place step events; the working-day rule matches the one tracing
-measures with (24-hour working days, Mon–Fri, no holidays in the simulation).
+Used by the case timelines to place step events; the working-day rule is the one tracing
+measures with (24-hour working days on the official holiday calendar, haochaping/holidays.py).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from haochaping.holidays import official_calendar
+
 CHINA_TZ = timezone(timedelta(hours=8))
 OFFSET = 8 * 3600
 DAY = 86_400
 OPEN = 9 * 3600  # offices open 09:00
 CLOSE = 17 * 3600 + 1800  # and close 17:30
-_THURSDAY = 3  # 1970-01-01, day 0 of the epoch, was a Thursday (Monday = 0)
-
-
-def weekday(t: float) -> int:
-    return (int((t + OFFSET) // DAY) + _THURSDAY) % 7
+_CALENDAR = official_calendar()  # offices close for 国庆 and 春节 and open on 调休 weekends
 
 
 def is_working_day(t: float) -> bool:
-    return weekday(t) < 5
+    return _CALENDAR.is_working_epoch_day(int((t + OFFSET) // DAY))
 
 
 def second_of_day(t: int) -> int:

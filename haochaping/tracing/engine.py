@@ -7,18 +7,20 @@ Weights and thresholds are named below and explained in docs/tracing.md.
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import timedelta
 
 from haochaping.catalog import Catalog
 from haochaping.codes import AttributionLabel, Channel, Reason, StepKind
 from haochaping.events import RatingEvent
-from haochaping.timeline import CaseTimeline, StepFacts
+from haochaping.holidays import official_calendar
+from haochaping.timeline import CaseTimeline, StepFacts, outside_calendar
 from haochaping.tracing import lexicon
 from haochaping.tracing import reading as _reading
 from haochaping.tracing.attribution import Attribution, Candidate, rounded_weights
 from haochaping.tracing.reading import Reading
 from haochaping.tracing.responsibility import assign, policy_owner
 from haochaping.tracing.signals import Signal, timeline_signals
+from haochaping.workdays import CalendarNotCovered, DateRange, WorkCalendar
 
 TEXT_CAP = 2.0  # however often a comment repeats a step, it counts at most this much
 IMPLIED_CAP = 0.8  # a step only implied by a reason word (刷不过 → IDENTITY via IDENTITY_FAIL)
@@ -41,6 +43,8 @@ MAX_EVIDENCE = 12
 # Office clocks and portal clocks differ by seconds; an event stamped just after the rating
 # (the completion that triggered it) still belongs to what was rated.
 CLOCK_GRACE = timedelta(minutes=5)
+# Starts the evidence line of a rating whose timeline was measured on dates the calendar does not cover.
+CALENDAR_EVIDENCE = "calendar:"
 
 _ORDER = [*StepKind, AttributionLabel.JOURNEY, AttributionLabel.POLICY]
 _STEPS = frozenset(step.value for step in StepKind)
@@ -52,24 +56,31 @@ def trace(
     rating: RatingEvent,
     timeline: CaseTimeline | None,
     catalog: Catalog,
-    holidays: frozenset[date] = frozenset(),
+    calendar: WorkCalendar | None = None,
+    *,
+    strict_calendar: bool = False,
 ) -> Attribution:
     """Attribute one rating to a step, reason and responsible organisation.
 
     Positive ratings (level >= 3) are not attributed: negative False, everything else empty and
     confidence 1.0 (certain there is nothing to trace). A timeline for another case is an error.
+    Working days are counted on `calendar` (default: the official one); where the timeline was
+    measured on dates it does not cover, they count Mon–Fri and the evidence ends with a
+    `calendar:` line, or, with `strict_calendar`, CalendarNotCovered names those dates.
     """
     if not rating.negative:
         return Attribution(rating.rating_id, False, None, None, None, (), 1.0, ())
     if timeline is not None and timeline.case_id != rating.case_id:
         raise ValueError(f"rating {rating.rating_id} is for case {rating.case_id}, not {timeline.case_id}")
+    calendar = calendar if calendar is not None else official_calendar()
     reading = _reading.cached_read_comment(rating.comment)
-    records = timeline.step_facts(catalog, holidays, as_of=rating.rated_at + CLOCK_GRACE) if timeline else []
+    records = timeline.step_facts(catalog, calendar, as_of=rating.rated_at + CLOCK_GRACE) if timeline else []
+    note = _calendar_note(records, calendar, strict_calendar)
     signals = timeline_signals(records)
     scores, evidence = _score(rating, reading, signals)
     best = max(scores.values(), default=0.0)
     if best < MIN_SCORE:
-        return _unknown(rating, reading, signals, evidence)
+        return _unknown(rating, reading, signals, evidence, note)
 
     ranked = sorted(
         (label for label, score in scores.items() if score >= MIN_SHARE * sum(scores.values())),
@@ -103,8 +114,24 @@ def trace(
         responsible=responsible,
         steps=candidates,
         confidence=confidence,
-        evidence=_dedupe(lines),
+        evidence=_dedupe(lines, note),
     )
+
+
+def calendar_evidence(dates: DateRange, calendar: WorkCalendar) -> str:
+    """The evidence line saying that working days on `dates` were counted Mon–Fri."""
+    covers = calendar.covers
+    years = f" ({covers.years})" if covers is not None else ""
+    return f"{CALENDAR_EVIDENCE}{dates} outside the {calendar.name}{years}: working days counted Mon–Fri"
+
+
+def _calendar_note(records: list[StepFacts], calendar: WorkCalendar, strict: bool) -> str | None:
+    dates = outside_calendar(records, calendar)
+    if dates is None:
+        return None
+    if strict:
+        raise CalendarNotCovered(dates, calendar)
+    return calendar_evidence(dates, calendar)
 
 
 def _score(
@@ -192,7 +219,11 @@ def _reason_for(label: str, rating: RatingEvent, reading: Reading, signals: list
 
 
 def _unknown(
-    rating: RatingEvent, reading: Reading, signals: list[Signal], evidence: dict[str, list[str]]
+    rating: RatingEvent,
+    reading: Reading,
+    signals: list[Signal],
+    evidence: dict[str, list[str]],
+    note: str | None,
 ) -> Attribution:
     """No evidence of where: say so rather than guess. The reason may still be known (太慢了)."""
     reasons = {r: w for r, w in reading.reasons.items() if r != lexicon.FAILURE}
@@ -210,9 +241,12 @@ def _unknown(
         responsible=None,
         steps=(Candidate(unknown, 1.0, reason),),
         confidence=0.0,
-        evidence=_dedupe(lines),
+        evidence=_dedupe(lines, note),
     )
 
 
-def _dedupe(lines: list[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(lines))[:MAX_EVIDENCE]
+def _dedupe(lines: list[str], last: str | None = None) -> tuple[str, ...]:
+    """Distinct lines, at most MAX_EVIDENCE; `last` (the calendar note) is never cut."""
+    if last is None:
+        return tuple(dict.fromkeys(lines))[:MAX_EVIDENCE]
+    return (*tuple(dict.fromkeys(lines))[: MAX_EVIDENCE - 1], last)
