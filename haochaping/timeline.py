@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from bisect import insort
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple, Protocol
@@ -70,6 +70,9 @@ class Handoff:
 class StepRecord:
     """One step of one case as the timeline shows it, measured against the catalog.
 
+    The limit and role are those of the process of `org`'s province: the national process, or
+    that province's override (docs/catalog.md), named in `limit_province` when it changed them.
+
     `working_days` runs from `started_at` to `completed_at` (or to `as_of` while the step is
     open; None if open and no `as_of` was given) and leaves out the time a send-back spent with
     the citizen (补正期间不计时): from each `return` to the step's next event.
@@ -87,6 +90,8 @@ class StepRecord:
     fails: int
     handoff: Handoff | None
     notes: tuple[str, ...]
+    # The province whose override changed this step's limit or role (its office did the step).
+    limit_province: str | None = None
 
     @property
     def overrun(self) -> float:
@@ -264,9 +269,12 @@ class CaseTimeline:
 
         Working days are counted on `calendar` (default: the official one, haochaping/holidays.py).
         With `only`, just that step is measured (an empty list if the case has no event of it).
+        Each step's limit and role come from the process of the province of the organisation that
+        did it (StepFacts.org), the national process where that province has no override.
         """
         process, _known = catalog.process(self.matter_code, self.mode)
         specs = _specs(process)
+        provincial = catalog.overrides(self.matter_code, self.mode)
         between = (calendar if calendar is not None else official_calendar()).between_epoch
         entries = self._entries
         as_of_s: float | None = None
@@ -285,7 +293,7 @@ class CaseTimeline:
             if positions:
                 grouped[wanted] = positions
         return [
-            _measure(entries, step_index, positions, specs, between, as_of_s)
+            _measure(entries, step_index, positions, specs, provincial, between, as_of_s)
             for step_index, positions in grouped.items()
         ]
 
@@ -316,6 +324,7 @@ class StepFacts(NamedTuple):
     first_out: _Entry | None
     between: _Between
     as_of_s: float | None
+    limit_province: str | None = None  # as StepRecord's
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -346,6 +355,7 @@ class StepFacts(NamedTuple):
             fails=self.fails,
             handoff=handoff,
             notes=self.notes,
+            limit_province=self.limit_province,
         )
 
 
@@ -395,6 +405,7 @@ def _measure(
     step_index: int,
     positions: list[int],
     specs: dict[StepKind, StepSpec],
+    provincial: Mapping[str, Process],
     between: _Between,
     as_of_s: float | None,
 ) -> StepFacts:
@@ -441,9 +452,17 @@ def _measure(
             working_days = max(0.0, working_days - _paused_days(mine, between, end_s))
 
     step = STEP_ORDER[step_index]
-    spec = specs.get(step)
-    limit = spec.limit_days if spec is not None else None
     performer = last_complete or last_start or first_out or mine[0]
+    spec = specs.get(step)
+    limit_province: str | None = None
+    if provincial:
+        # A province's limits bind its own offices: the step's performer decides whose apply.
+        local = provincial.get(performer.org.province)
+        if local is not None:
+            local_spec = _specs(local).get(step)
+            if local_spec != spec:
+                spec, limit_province = local_spec, local.province
+    limit = spec.limit_days if spec is not None else None
     return StepFacts(
         step=step,
         working_days=working_days,
@@ -460,6 +479,7 @@ def _measure(
         first_out=first_out,
         between=between,
         as_of_s=as_of_s,
+        limit_province=limit_province,
     )
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import islice
 
 import pytest
 
-from haochaping.catalog import default_catalog
+from haochaping.catalog import Catalog, Process, StepSpec, default_catalog
 from haochaping.codes import PROVINCES, Action, Mode, Reason, StepKind
 from haochaping.decoding import Rejection, decode_event
 from haochaping.events import CaseEvent, RatingEvent
@@ -22,6 +22,7 @@ from haochaping.simulation import (
     Simulator,
     parse_incident,
 )
+from haochaping.timeline import CaseTimeline
 
 RATINGS_FOR_SHARES = 5000
 # A low case rate spreads the ratings over more simulated days, so fewer events are needed for
@@ -386,3 +387,32 @@ def test_unknown_matters_use_the_generic_process() -> None:
             process, known = catalog.process(str(event.payload["matter_code"]), Mode(str(event.payload["mode"])))
             assert not known
             assert process.spec_for(StepKind(str(event.payload["step"]))) is not None
+
+
+def test_simulated_steps_keep_the_limit_of_the_province_that_performs_them() -> None:
+    # 浙江 reviews 户口迁移 within 1 working day in this catalog (the national limit is 5): its
+    # simulated reviews must be timed for that limit, or every one would look like a breach.
+    national = default_catalog()
+    matter = national.matters["HCP-GA-HKQY"]
+    one_day = tuple(
+        StepSpec(spec.step, spec.role, 1) if spec.step is StepKind.REVIEW else spec
+        for spec in matter.processes[Mode.JOINT].steps
+    )
+    zhejiang = Process(Mode.JOINT, one_day, "330000")
+    catalog = Catalog({"HCP-GA-HKQY": replace(matter, overrides={Mode.JOINT: {"330000": zhejiang}})}, national.generic)
+    cases: dict[str, list[CaseEvent]] = defaultdict(list)
+    config = SimulationConfig(seed=4, provinces=("310000", "330000"), cases_per_hour=5.0)
+    for simulated in islice(Simulator(catalog, config).events(), 30_000):
+        if simulated.kind == "case":
+            event = decode_event(json.dumps(simulated.payload).encode())
+            assert isinstance(event, CaseEvent)
+            cases[event.case_id].append(event)
+    reviews: dict[str, list[bool]] = defaultdict(list)
+    for events in cases.values():
+        record = CaseTimeline.from_events(events).step_record(StepKind.REVIEW, catalog)
+        if record is not None and record.completed_at is not None:
+            assert record.limit_days == (1 if record.org.province == "330000" else 5)
+            reviews[record.org.province].append(record.breached)
+    assert len(reviews["330000"]) > 100 and len(reviews["310000"]) > 100
+    # Faults still breach sometimes; timed for five days, most 浙江 reviews would.
+    assert sum(reviews["330000"]) / len(reviews["330000"]) < 0.15

@@ -216,3 +216,65 @@ def test_a_second_hand_off_still_open_is_measured_to_as_of() -> None:
     (transfer,) = [r for r in timeline.steps(default_catalog(), as_of=as_of) if r.step == StepKind.TRANSFER]
     assert transfer.working_days == pytest.approx(3.0, abs=1e-9)
     assert transfer.completed_at is None
+
+
+# -- province overrides: the shipped example shortens 户口迁移 REVIEW to 3 working days in 浙江 ----
+
+HKQY = "HCP-GA-HKQY"  # 户口迁移, joint: REVIEW limit 5 nationally, 3 where a 浙江 office reviews
+ZJ_RCV = {"code": "ZJ-RCV-01", "name": "杭州市西湖区政务服务中心", "province": "330000", "role": "RECEIVING"}
+ZJ_HDL = {"code": "ZJ-HDL-GA", "name": "温州市公安局户政科", "province": "330000", "role": "HANDLING"}
+
+
+def move(receiving: dict[str, str], handling: dict[str, str]) -> CaseTimeline:
+    """A joint household move: accepted on Mon 3 March, reviewed Mon 10 → Fri 14 (4.0 working days)."""
+    rows = [
+        ("ACCEPT", "start", receiving, "2025-03-03T09:00:00+08:00"),
+        ("ACCEPT", "complete", receiving, "2025-03-03T10:00:00+08:00"),
+        ("REVIEW", "start", handling, "2025-03-10T09:00:00+08:00"),
+        ("REVIEW", "complete", handling, "2025-03-14T09:00:00+08:00"),
+    ]
+    events = []
+    for number, (step, action, org, at) in enumerate(rows):
+        payload = {
+            "schema": "hcp.case/1",
+            "event_id": f"m{number}",
+            "case_id": "M1",
+            "matter_code": HKQY,
+            "mode": "joint",
+            "step": step,
+            "action": action,
+            "org": org,
+            "at": at,
+            "note": None,
+        }
+        events.append(CaseEvent.model_validate_json(json.dumps(payload)))
+    return CaseTimeline.from_events(events)
+
+
+def test_a_province_override_binds_the_province_whose_office_did_the_step() -> None:
+    catalog = default_catalog()
+    in_zhejiang = {r.step: r for r in move(RCV, ZJ_HDL).steps(catalog)}[StepKind.REVIEW]
+    assert in_zhejiang.working_days == pytest.approx(4.0)
+    assert (in_zhejiang.limit_days, in_zhejiang.breached, in_zhejiang.limit_province) == (3, True, "330000")
+    assert in_zhejiang.catalog_role is Role.HANDLING
+    assert in_zhejiang.overrun == pytest.approx(1 / 3)
+    # The same four days reviewed in Anhui are within the national five.
+    in_anhui = {r.step: r for r in move(RCV, HDL).steps(catalog)}[StepKind.REVIEW]
+    assert in_anhui.working_days == pytest.approx(4.0)
+    assert (in_anhui.limit_days, in_anhui.breached, in_anhui.limit_province) == (5, False, None)
+    # A 浙江 window receiving the move does not bring 浙江's review limit: the review was Anhui's.
+    received_in_zhejiang = {r.step: r for r in move(ZJ_RCV, HDL).steps(catalog)}
+    assert (received_in_zhejiang[StepKind.REVIEW].limit_days, received_in_zhejiang[StepKind.REVIEW].breached) == (
+        5,
+        False,
+    )
+    accept = received_in_zhejiang[StepKind.ACCEPT]
+    assert (accept.limit_days, accept.limit_province) == (1, None)  # not changed by the override
+
+
+def test_the_worker_path_measures_the_same_provincial_limit() -> None:
+    record = move(RCV, ZJ_HDL).step_record(StepKind.REVIEW, default_catalog())
+    assert record is not None
+    assert (record.limit_days, record.breached, record.limit_province) == (3, True, "330000")
+    facts = move(RCV, HDL).step_facts(default_catalog(), only=StepKind.REVIEW)
+    assert [(f.limit_days, f.breached) for f in facts] == [(5, False)]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from haochaping.catalog import default_catalog
+from haochaping.catalog import default_catalog, load_catalog
 from haochaping.events import CaseEvent, RatingEvent
 from haochaping.timeline import CaseTimeline
 from haochaping.tracing import Attribution, trace
@@ -310,3 +311,109 @@ def wire_of(comment: str) -> dict[str, Any]:
 def test_confidence_is_between_zero_and_one() -> None:
     for comment in ("审核太慢了", "跑了三趟", "不满意", "窗口", "审核慢，邮寄也慢"):
         assert 0.0 <= wire_of(comment)["confidence"] <= 1.0
+
+
+# -- province overrides ---------------------------------------------------------------------------
+
+ZJ_HDL = {"code": "ZJ-HDL-GA", "name": "温州市公安局户政科", "province": "330000", "role": "HANDLING"}
+
+
+def household_move(handling: dict[str, str]) -> tuple[RatingEvent, CaseTimeline]:
+    """户口迁移 (joint) received in Shanghai, reviewed Mon 10 → Fri 14 March: 4.0 working days."""
+    rows = [
+        ("ACCEPT", "complete", RCV, "2025-03-03T10:00:00+08:00"),
+        ("REVIEW", "start", handling, "2025-03-10T09:00:00+08:00"),
+        ("REVIEW", "complete", handling, "2025-03-14T09:00:00+08:00"),
+    ]
+    events = []
+    for number, (step, action, org, at) in enumerate(rows):
+        payload = {
+            "schema": "hcp.case/1",
+            "event_id": f"h{number}",
+            "case_id": "C1",
+            "matter_code": "HCP-GA-HKQY",
+            "mode": "joint",
+            "step": step,
+            "action": action,
+            "org": org,
+            "at": at,
+            "note": None,
+        }
+        events.append(CaseEvent.model_validate_json(json.dumps(payload)))
+    payload = rating("太慢了", rated_at="2025-03-17T10:00:00+08:00").model_dump(mode="json")
+    payload["matter_code"] = "HCP-GA-HKQY"
+    return RatingEvent.model_validate_json(json.dumps(payload)), CaseTimeline.from_events(events)
+
+
+def test_a_review_late_by_its_provinces_own_limit_is_the_complaint() -> None:
+    # The shipped example: 浙江 reviews 户口迁移 moves in 3 working days, the nation in 5.
+    attribution = trace(*household_move(ZJ_HDL), CATALOG)
+    assert (attribution.step, attribution.reason) == ("REVIEW", "DELAY")
+    assert "timeline:REVIEW took 4.0 working days (limit 3 in 330000)" in attribution.evidence
+    assert attribution.responsible is not None
+    assert attribution.responsible.to_wire() == {"role": "HANDLING", "province": "330000", "org": "ZJ-HDL-GA"}
+    # The same four days in Anhui are within the national limit: nothing on the timeline to blame.
+    in_anhui = trace(*household_move(HDL), CATALOG)
+    assert in_anhui.step == "UNKNOWN"
+    assert not any(line.startswith("timeline:") for line in in_anhui.evidence)
+
+
+ROLE_OVERRIDE = """
+[[matters]]
+code = "HCP-GA-XSEDJ"
+name = "新生儿户口登记"
+department = "公安部门"
+modes = ["proxy"]
+
+[matters.processes]
+proxy = [
+  { step = "ACCEPT", role = "RECEIVING", limit_days = 1 },
+  { step = "TRANSFER", role = "RECEIVING", limit_days = 3 },
+  { step = "REVIEW", role = "HANDLING", limit_days = 5 },
+  { step = "DECIDE", role = "HANDLING", limit_days = 2 },
+]
+
+# A province where the receiving window reviews and decides (an invented arrangement for the test).
+[[matters.overrides]]
+province = "PROVINCE"
+mode = "proxy"
+steps = [{ step = "REVIEW", role = "RECEIVING" }, { step = "DECIDE", role = "RECEIVING" }]
+
+[generic]
+""" + "\n".join(
+    f'{mode} = [{{ step = "ACCEPT", role = "RECEIVING", limit_days = 1 }}]'
+    for mode in ("online", "proxy", "joint", "local")
+)
+
+
+def test_without_a_record_the_role_comes_from_the_province_that_would_do_the_step(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.toml"
+    # No case: only the rating's province is known, so its process says who reviews.
+    path.write_text(ROLE_OVERRIDE.replace("PROVINCE", "310000"), encoding="utf-8")
+    shanghai = load_catalog(path)
+    attribution = trace(rating("审核太慢了", case_id=None), None, shanghai)
+    assert attribution.responsible is not None
+    assert attribution.responsible.to_wire() == {"role": "RECEIVING", "province": "310000", "org": None}
+    national = trace(rating("审核太慢了", case_id=None), None, CATALOG)
+    assert national.responsible is not None and national.responsible.role == "HANDLING"
+
+    # A case reviewed in Anhui and not decided yet: DECIDE's national role is HANDLING, the case's
+    # HANDLING office is Anhui's, so Anhui's process says who decides.
+    reviewed = case(
+        ("ACCEPT", "complete", RCV, "2025-03-03T10:00:00+08:00"),
+        ("REVIEW", "start", HDL, "2025-03-05T09:00:00+08:00"),
+        ("REVIEW", "complete", HDL, "2025-03-05T12:00:00+08:00"),
+    )
+    path.write_text(ROLE_OVERRIDE.replace("PROVINCE", "340000"), encoding="utf-8")
+    anhui = load_catalog(path)
+    waiting = trace(rating("审批结果迟迟不出"), reviewed, anhui)
+    assert waiting.step == "DECIDE"
+    assert waiting.responsible is not None
+    assert waiting.responsible.to_wire() == {"role": "RECEIVING", "province": "310000", "org": None}
+    # Shanghai's override does not apply: Shanghai is not where this case is decided.
+    elsewhere = trace(rating("审批结果迟迟不出"), reviewed, shanghai)
+    assert elsewhere.responsible is not None
+    assert elsewhere.responsible.to_wire() == {"role": "HANDLING", "province": "340000", "org": None}
+    # A step the case has a record of is answered by its organisation, whatever the role says.
+    done = trace(rating("审核太慢了"), reviewed, anhui)
+    assert done.responsible is not None and done.responsible.org == "AH-HDL-GA"

@@ -9,11 +9,11 @@ from __future__ import annotations
 import heapq
 import random
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import count
 from typing import Generic, TypeVar
 
-from haochaping.catalog import Catalog, Process
+from haochaping.catalog import Catalog, Process, StepSpec
 from haochaping.codes import Mode
 from haochaping.simulation import clock
 from haochaping.simulation.cases import Case, Pending, TimelineBuilder
@@ -185,7 +185,9 @@ class Simulator:
             return Case(case_id, code, code, _UNKNOWN_DEPARTMENT, mode, process.steps, here, there, at)
         code, mode, process = self._routes.draw(rng)
         matter = self._catalog.matters[code]
-        return Case(case_id, code, matter.name, matter.department, mode, process.steps, here, there, at)
+        case = Case(case_id, code, matter.name, matter.department, mode, process.steps, here, there, at)
+        _run_in_provinces(case, self._catalog.overrides(code, mode))
+        return case
 
     def _hotline_call(self, rng: random.Random, at: int) -> Case:
         """A citizen who calls 12345 about a matter some days after starting it, in calling hours."""
@@ -194,6 +196,7 @@ class Simulator:
         call = Case("", code, self._catalog.matter_name(code), self._catalog.matters[code].department, mode,
                     process.steps, here, there, at)
         call.hotline = True
+        _run_in_provinces(call, self._catalog.overrides(code, mode))
         moment = at + rng.randint(600, 12 * clock.DAY)
         hour = clock.second_of_day(moment) // 3600
         if hour < 8 or hour >= 22:  # the hotline is answered around the clock, but people call by day
@@ -219,6 +222,24 @@ class Simulator:
             if t + step < hour_end:
                 return t + step
             t = hour_end
+
+
+def _run_in_provinces(case: Case, provincial: Mapping[str, Process]) -> None:
+    """Give each step the limit of the province whose office performs it, as the timeline measures.
+
+    The step list and roles stay national (who performs a step decides the province); a step the
+    province's own process leaves out keeps the national limit.
+    """
+    if not provincial:
+        return
+    steps: list[StepSpec] = []
+    for spec in case.steps:
+        local = provincial.get(case.province_of(spec.role))
+        local_spec = local.spec_for(spec.step) if local is not None else None
+        if local_spec is not None and local_spec.limit_days != spec.limit_days:
+            spec = StepSpec(spec.step, spec.role, local_spec.limit_days)
+        steps.append(spec)
+    case.steps = tuple(steps)
 
 
 def _case_event(case: Case, item: Pending, event_id: str) -> SimulatedEvent:

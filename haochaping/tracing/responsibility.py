@@ -2,7 +2,8 @@
 
 Hand-offs between provinces (TRANSFER, or DATA_SHARE with transfer events) name both sides and
 blame the side whose part took longer: the sender holding materials, or the receiver not taking
-them in. Without a timeline the role comes from the catalog and the province from the rating.
+them in. Without a record of the step the role comes from the catalog (the process of the province
+that would perform it, docs/catalog.md) and the province from the timeline or the rating.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from haochaping.catalog import Catalog, Process
-from haochaping.codes import Mode, Role, StepKind
+from haochaping.codes import Role, StepKind
 from haochaping.events import RatingEvent
 from haochaping.timeline import CaseTimeline, Handoff, StepFacts, StepRecord
 from haochaping.tracing.attribution import Responsible
@@ -61,7 +62,7 @@ def assign(
     if facts is not None:
         org = facts.org
         return Assignment(Responsible(org.role.value, org.province, org.code), 1.0, ())
-    role = _catalog_role(step, rating, timeline, catalog)
+    role = _catalog_role(step, rating, records, timeline, catalog)
     return _role_level(role, rating, records)
 
 
@@ -106,31 +107,65 @@ def _handoff_side(
     return Assignment(Responsible(side.role.value, side.province, side.code), 1.0, tuple(evidence))
 
 
-def _catalog_role(step: StepKind, rating: RatingEvent, timeline: CaseTimeline | None, catalog: Catalog) -> Role:
+def _catalog_role(
+    step: StepKind,
+    rating: RatingEvent,
+    records: dict[StepKind, StepFacts],
+    timeline: CaseTimeline | None,
+    catalog: Catalog,
+) -> Role:
     if timeline is not None:
         process, _known = catalog.process(timeline.matter_code, timeline.mode)
         spec = process.spec_for(step)
-        return spec.role if spec is not None else _USUAL_ROLE[step]
-    key = (id(catalog), rating.matter_code, step)
+        role = spec.role if spec is not None else _USUAL_ROLE[step]
+        provincial = catalog.overrides(timeline.matter_code, timeline.mode)
+        if provincial:
+            # Nobody did the step yet: the province whose office holds its national role in this
+            # case would, so that province's process says who does it there.
+            local = provincial.get(_province_of(role, rating, records))
+            local_spec = local.spec_for(step) if local is not None else None
+            if local_spec is not None:
+                role = local_spec.role
+        return role
+    # No case: the rating's province is the only one known.
+    matter = catalog.matters.get(rating.matter_code)
+    # Keys stay bounded whatever codes the wire brings: unknown matters share the generic answer.
+    code = rating.matter_code if matter is not None else None
+    province = rating.province if matter is not None and matter.overrides else None
+    key = (id(catalog), code, province, step)
     cached = _MODELESS_ROLES.get(key)
     if cached is None or cached[0] is not catalog:
-        cached = _MODELESS_ROLES[key] = (catalog, _modeless_role(step, rating.matter_code, catalog))
+        cached = _MODELESS_ROLES[key] = (catalog, _modeless_role(step, rating.matter_code, province, catalog))
     return cached[1]
 
 
-# (catalog id, matter, step) → role; catalogs are immutable, the identity check guards id reuse.
-_MODELESS_ROLES: dict[tuple[int, str, StepKind], tuple[Catalog, Role]] = {}
+# (catalog id, matter, province, step) → role; catalogs are immutable, the identity check guards
+# id reuse. Matter and province are None where they cannot change the answer.
+_MODELESS_ROLES: dict[tuple[int, str | None, str | None, StepKind], tuple[Catalog, Role]] = {}
 
 
-def _modeless_role(step: StepKind, matter_code: str, catalog: Catalog) -> Role:
+def _modeless_role(step: StepKind, matter_code: str, province: str | None, catalog: Catalog) -> Role:
     """No case: the mode is unknown, so ask every process the matter (or the generic set) has."""
     matter = catalog.matters.get(matter_code)
-    processes: dict[Mode, Process] = dict(matter.processes if matter is not None else catalog.generic)
-    roles = Counter(spec.role for process in processes.values() if (spec := process.spec_for(step)) is not None)
+    processes: list[Process] = (
+        [catalog.process(matter_code, mode, province)[0] for mode in matter.processes]
+        if matter is not None
+        else list(catalog.generic.values())
+    )
+    roles = Counter(spec.role for process in processes if (spec := process.spec_for(step)) is not None)
     if not roles:
         return _USUAL_ROLE[step]
     # Most common role; ties go to the role order of the codes, so the answer is stable.
     return max(roles, key=lambda role: (roles[role], -list(Role).index(role)))
+
+
+def _province_of(role: Role, rating: RatingEvent, records: dict[StepKind, StepFacts]) -> str:
+    """The province whose office plays the role in this case, as _role_level names it."""
+    if role not in _LOCAL_ROLES:
+        provinces = {record.org.province for record in records.values() if record.org.role == role}
+        if len(provinces) == 1:
+            return provinces.pop()
+    return rating.province
 
 
 def _role_level(role: Role, rating: RatingEvent, records: dict[StepKind, StepFacts]) -> Assignment:

@@ -52,8 +52,11 @@ def timeline_signals(records: list[StepFacts]) -> list[Signal]:
         if record.breached and record.working_days is not None:
             strength = min(BREACH_MAX, BREACH_BASE + BREACH_PER_OVERRUN * record.overrun)
             state = "took" if record.completed else "open for"
+            # A province's own limit says so: the national catalog shows another number.
+            whose = f" in {record.limit_province}" if record.limit_province is not None else ""
             evidence = (
-                f"timeline:{step.value} {state} {record.working_days:.1f} working days (limit {record.limit_days})"
+                f"timeline:{step.value} {state} {record.working_days:.1f} working days "
+                f"(limit {record.limit_days}{whose})"
             )
             signals.append(Signal(step, Reason.DELAY, strength, "breach", evidence, _DELAY_ONLY))
         if record.returns:
