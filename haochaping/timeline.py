@@ -275,6 +275,7 @@ class CaseTimeline:
         process, _known = catalog.process(self.matter_code, self.mode)
         specs = _specs(process)
         provincial = catalog.overrides(self.matter_code, self.mode)
+        usual = _usual_limits(catalog)
         between = (calendar if calendar is not None else official_calendar()).between_epoch
         entries = self._entries
         as_of_s: float | None = None
@@ -293,7 +294,7 @@ class CaseTimeline:
             if positions:
                 grouped[wanted] = positions
         return [
-            _measure(entries, step_index, positions, specs, provincial, between, as_of_s)
+            _measure(entries, step_index, positions, specs, provincial, usual, between, as_of_s)
             for step_index, positions in grouped.items()
         ]
 
@@ -390,6 +391,23 @@ def outside_calendar(facts: Sequence[StepFacts], calendar: WorkCalendar) -> Date
 
 
 _SPECS: dict[int, tuple[Process, dict[StepKind, StepSpec]]] = {}
+_USUAL: dict[int, tuple[Catalog, dict[StepKind, int]]] = {}
+
+
+def _usual_limits(catalog: Catalog) -> dict[StepKind, int]:
+    """Each step's limit in the generic processes (the longest where modes differ).
+
+    A case may log a step its matter's process does not list in that mode (an online matter
+    accepted by a window); it still has the usual limit of that step, not none at all.
+    """
+    cached = _USUAL.get(id(catalog))
+    if cached is None or cached[0] is not catalog:
+        limits: dict[StepKind, int] = {}
+        for process in catalog.generic.values():
+            for spec in process.steps:
+                limits[spec.step] = max(spec.limit_days, limits.get(spec.step, 0))
+        cached = _USUAL[id(catalog)] = (catalog, limits)
+    return cached[1]
 
 
 def _specs(process: Process) -> dict[StepKind, StepSpec]:
@@ -406,6 +424,7 @@ def _measure(
     positions: list[int],
     specs: dict[StepKind, StepSpec],
     provincial: Mapping[str, Process],
+    usual: Mapping[StepKind, int],
     between: _Between,
     as_of_s: float | None,
 ) -> StepFacts:
@@ -462,7 +481,7 @@ def _measure(
             local_spec = _specs(local).get(step)
             if local_spec != spec:
                 spec, limit_province = local_spec, local.province
-    limit = spec.limit_days if spec is not None else None
+    limit = spec.limit_days if spec is not None else usual.get(step)
     return StepFacts(
         step=step,
         working_days=working_days,
