@@ -417,3 +417,20 @@ def test_without_a_record_the_role_comes_from_the_province_that_would_do_the_ste
     # A step the case has a record of is answered by its organisation, whatever the role says.
     done = trace(rating("审核太慢了"), reviewed, anhui)
     assert done.responsible is not None and done.responsible.org == "AH-HDL-GA"
+
+
+def test_a_vague_rating_over_a_send_back_at_review_is_the_review_and_its_province() -> None:
+    timeline = case(
+        ("ACCEPT", "start", RCV, "2025-03-03T09:00:00+08:00"),
+        ("ACCEPT", "complete", RCV, "2025-03-03T10:00:00+08:00"),
+        ("TRANSFER", "transfer_out", RCV, "2025-03-03T12:00:00+08:00"),
+        ("TRANSFER", "transfer_in", HDL, "2025-03-04T09:00:00+08:00"),
+        ("REVIEW", "start", HDL, "2025-03-04T10:00:00+08:00"),
+        ("REVIEW", "return", HDL, "2025-03-05T10:00:00+08:00"),
+    )
+    attribution = trace(rating("烦死了", rated_at="2025-03-06T10:00:00+08:00"), timeline, CATALOG)
+    # Shanghai accepted what Anhui sent back: two provinces' standards.
+    assert (attribution.step, attribution.reason) == ("REVIEW", "STANDARD_MISMATCH")
+    assert "timeline:REVIEW sent back once" in attribution.evidence
+    assert attribution.responsible is not None
+    assert attribution.responsible.to_wire() == {"role": "HANDLING", "province": "340000", "org": "AH-HDL-GA"}
