@@ -15,6 +15,7 @@ from haochaping.catalog import default_catalog
 from haochaping.holidays import UPGRADE_HINT
 from haochaping.ingest import Ingestor
 from haochaping.settings import Settings
+from haochaping.tracing import prepare as prepare_tracing
 from producers.security import describe_security
 from producers.topics import ensure_topics
 from sinks.clickhouse import connect, redact
@@ -47,6 +48,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     if calendar.covers is not None and calendar.covers.last < date.today() + CALENDAR_WARNING:
         # Past its last year every day counts Mon–Fri (counted and logged); say so while there is time.
         log.warning("the %s ends on %s: %s (%s)", calendar.name, calendar.covers.last, UPGRADE_HINT, calendar.source)
+    prepare_tracing()  # the vocabulary compiles at start-up, not inside the first batch
     app = create_app(settings)
     portals = {topic: code for code, topic in settings.province_topics.items()}
     ingestor = Ingestor(

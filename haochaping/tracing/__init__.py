@@ -5,5 +5,6 @@ Pure and deterministic; `trace` is the entry point the worker and the batch comm
 
 from haochaping.tracing.attribution import Attribution, Candidate, Responsible
 from haochaping.tracing.engine import trace
+from haochaping.tracing.reading import prepare
 
-__all__ = ["Attribution", "Candidate", "Responsible", "trace"]
+__all__ = ["Attribution", "Candidate", "Responsible", "prepare", "trace"]
