@@ -19,11 +19,11 @@ from haochaping.tracing.evaluate import LabelledRating, evaluate, format_report,
 BLIND = Path(__file__).parent / "data" / "blind"
 # set: (primary steps right, reasons right) at the last change of the rules; raise them when they improve.
 FLOORS = {
-    "app": (126, 95),
-    "hotline": (96, 69),
-    "window": (113, 77),
-    "sarcasm": (106, 72),
-    "mixed": (116, 71),
+    "app": (126, 97),
+    "hotline": (96, 73),
+    "window": (113, 78),
+    "sarcasm": (106, 80),
+    "mixed": (117, 72),
 }
 NON_STEPS = frozenset({"JOURNEY", "POLICY", "UNKNOWN"})
 

@@ -25,6 +25,7 @@ from haochaping.workdays import CalendarNotCovered, DateRange, WorkCalendar
 TEXT_CAP = 2.0  # however often a comment repeats a step, it counts at most this much
 IMPLIED_CAP = 0.8  # a step only implied by a reason word (刷不过 → IDENTITY via IDENTITY_FAIL)
 IMPLIED_SCALE = 0.6
+IMPLIED_ELSEWHERE = 0.5  # … when the portal says the rating was given at another step
 TAG_WEIGHT = 0.5  # a reason tag the rater ticked, towards the step it implies
 PORTAL_WEIGHT = 0.25  # the step the portal says the rating was given at, beside a step the text names
 # When the text names no step outright (no score >= EXPLICIT), the touchpoint is the best
@@ -153,6 +154,8 @@ def _score(
     for label, score in reading.implied.items():
         if rating.channel == Channel.HOTLINE and label == StepKind.ACCEPT and "ATTITUDE" in reading.reasons:
             label = StepKind.GUIDE.value  # rude on the 12345 line: the consultation, not a window
+        if rating.step is not None and label != rating.step.value:
+            score *= IMPLIED_ELSEWHERE  # the touchpoint is where an unnamed failure most likely happened
         add(label, min(score * IMPLIED_SCALE, IMPLIED_CAP), None)
     for tag in rating.tags:
         label, strength = lexicon.REASON_IMPLIES.get(tag.value, ("", 0.0))

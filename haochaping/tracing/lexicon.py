@@ -242,6 +242,13 @@ STEP_PHRASES: Phrases = {
         ("填错", 0.7),
     ),
     "SUBMIT": (
+        # the attachments the system lost or refused
+        ("请勿重复提交", 0.8),
+        ("附件一个都没", 0.9),
+        ("附件一栏显示", 0.9),
+        ("显示0个", 0.8),
+        ("不能带中文", 0.8),
+        ("限制单个", 0.8),
         # documents handed in (缴费凭证 is a paper, not a payment) and papers asked for again
         ("缴费凭证", 0.5),
         ("参保凭证", 0.5),
@@ -641,6 +648,10 @@ STEP_PHRASES: Phrases = {
         ("不出证", 0.9),
     ),
     "PAYMENT": (
+        # money taken
+        ("钱扣了", 0.9),
+        ("扣了钱", 0.9),
+        ("扣了我", 0.8),
         ("缴费", 1.0),
         ("交费", 1.0),
         ("付费", 1.0),
@@ -1524,6 +1535,23 @@ REASON_PHRASES: Phrases = {
         ("干等", 0.5),
     ),
     "SYSTEM_ERROR": (
+        # the system misbehaving or refusing what it should take
+        ("请勿重复提交", 1.0),
+        ("页面全清空", 1.0),
+        ("清空了", 0.8),
+        ("下拉菜单", 0.8),
+        ("只支持", 0.6),
+        ("仅支持", 0.6),
+        ("限制单个", 0.8),
+        ("未支付", 0.8),
+        ("无可领取", 0.9),
+        ("点不开", 1.0),
+        ("截断", 0.8),
+        ("附件一个都没", 1.0),
+        ("附件一栏显示", 1.0),
+        ("显示0个", 1.0),
+        ("不能带中文", 0.9),
+        ("扫出来", 0.4),
         ("系统故障", 1.0),
         ("系统问题", 1.0),
         ("系统出错", 1.0),
@@ -2279,6 +2307,9 @@ REASON_IMPLIES: dict[str, tuple[str, float]] = {
 
 # The reason a step most often gets when nothing names one.
 DEFAULT_REASON: dict[str, str] = {
+    # The online steps: what goes wrong there with no other word for it is the system.
+    "APPLY": "SYSTEM_ERROR",
+    "PAYMENT": "SYSTEM_ERROR",
     "GUIDE": "GUIDE_UNCLEAR",
     "IDENTITY": "IDENTITY_FAIL",
     "DATA_SHARE": "DATA_NOT_SHARED",
@@ -2313,6 +2344,7 @@ REASON_HOMES: dict[str, frozenset[str]] = {
 # A step whose slowness has a name of its own: a parcel that takes long is a delivery problem.
 SLOW_AS: dict[str, str] = {
     "DELIVER": "DELIVERY_PROBLEM",
+    "PAYMENT": "SYSTEM_ERROR",  # money taken and not booked, a refund that takes weeks
 }
 # Labels that take only some reasons: a policy complaint is a policy difference, full stop.
 LABEL_REASONS: dict[str, frozenset[str]] = {
