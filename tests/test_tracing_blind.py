@@ -19,11 +19,11 @@ from haochaping.tracing.evaluate import LabelledRating, evaluate, format_report,
 BLIND = Path(__file__).parent / "data" / "blind"
 # set: (primary steps right, reasons right) at the last change of the rules; raise them when they improve.
 FLOORS = {
-    "app": (126, 97),
-    "hotline": (96, 73),
-    "window": (113, 78),
-    "sarcasm": (106, 80),
-    "mixed": (117, 72),
+    "app": (126, 100),
+    "hotline": (96, 75),
+    "window": (113, 80),
+    "sarcasm": (106, 84),
+    "mixed": (117, 75),
 }
 NON_STEPS = frozenset({"JOURNEY", "POLICY", "UNKNOWN"})
 

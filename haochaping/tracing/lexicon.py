@@ -1189,6 +1189,16 @@ REASON_PHRASES: Phrases = {
         ("收完不管", 1.0),
     ),
     "WINDOW_INEFFECTIVE": (
+        # the cross-province window that cannot do what it is there for
+        ("核不了", 0.9),
+        ("收不了", 0.8),
+        ("回原籍办", 0.9),
+        ("要回原籍", 0.8),
+        ("回户籍地办", 0.9),
+        ("所谓一窗通办", 1.0),
+        ("所谓的通办", 1.0),
+        ("外省的我们", 0.8),
+        ("就是办不了", 0.9),
         ("摆设", 1.0),
         ("形同虚设", 1.0),
         ("形式主义", 0.8),
@@ -2307,6 +2317,7 @@ REASON_IMPLIES: dict[str, tuple[str, float]] = {
 
 # The reason a step most often gets when nothing names one.
 DEFAULT_REASON: dict[str, str] = {
+    "TRANSFER": "DELAY",
     # The online steps: what goes wrong there with no other word for it is the system.
     "APPLY": "SYSTEM_ERROR",
     "PAYMENT": "SYSTEM_ERROR",
@@ -2325,12 +2336,13 @@ REASON_HOMES: dict[str, frozenset[str]] = {
     "IDENTITY_FAIL": frozenset({"IDENTITY", "APPLY"}),
     "ECERT_NOT_RECOGNISED": frozenset({"DATA_SHARE", "VERIFY", "ACCEPT", "REVIEW", "SUBMIT", "APPLY"}),
     "DATA_NOT_SHARED": frozenset({"DATA_SHARE", "TRANSFER", "REVIEW", "VERIFY", "ACCEPT", "APPLY", "SUBMIT"}),
-    "DELIVERY_PROBLEM": frozenset({"DELIVER", "TRANSFER"}),
+    # Materials lost or late between offices are the hand-off's delay, not a delivery to the citizen.
+    "DELIVERY_PROBLEM": frozenset({"DELIVER"}),
     "NO_FEEDBACK": frozenset({"NOTIFY", "GUIDE", "REVIEW", "DECIDE", "TRANSFER"}),
     "GUIDE_UNCLEAR": frozenset({"GUIDE", "APPLY", "SUBMIT", "ACCEPT", "VERIFY", JOURNEY}),
     "POLICY_DIFFERENCE": frozenset({POLICY}),
     "WINDOW_INEFFECTIVE": frozenset({"ACCEPT", "VERIFY", "GUIDE", "SUBMIT"}),
-    "PROXY_ONLY": frozenset({"ACCEPT", "TRANSFER", "REVIEW", "DECIDE", "SUBMIT", "DELIVER", JOURNEY}),
+    "PROXY_ONLY": frozenset({"ACCEPT", "REVIEW", "DECIDE", "SUBMIT", JOURNEY}),
     "NOT_AVAILABLE_ONLINE": frozenset({"APPLY", "SUBMIT", "ACCEPT", "IDENTITY", "GUIDE", "VERIFY", JOURNEY}),
     # At the identity check, the check failing is IDENTITY_FAIL whatever the system says.
     "SYSTEM_ERROR": frozenset({"APPLY", "SUBMIT", "PAYMENT", "DATA_SHARE", "NOTIFY", "ACCEPT", "DELIVER"}),
@@ -2349,4 +2361,9 @@ SLOW_AS: dict[str, str] = {
 # Labels that take only some reasons: a policy complaint is a policy difference, full stop.
 LABEL_REASONS: dict[str, frozenset[str]] = {
     POLICY: frozenset({"POLICY_DIFFERENCE"}),
+    # A lookup between provinces that fails is that, whatever it cost the citizen (trips, time).
+    "DATA_SHARE": frozenset({"DATA_NOT_SHARED", "ECERT_NOT_RECOGNISED", "SYSTEM_ERROR"}),
+    # What is wrong with a guide or a notice is what it says or leaves out, not how long it took.
+    "GUIDE": frozenset({"GUIDE_UNCLEAR", "ATTITUDE", "STANDARD_MISMATCH", "NOT_AVAILABLE_ONLINE"}),
+    "NOTIFY": frozenset({"NO_FEEDBACK", "SYSTEM_ERROR", "GUIDE_UNCLEAR"}),
 }
