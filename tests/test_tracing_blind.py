@@ -23,7 +23,8 @@ FLOORS = {
     "hotline": (96, 75),
     "window": (113, 80),
     "sarcasm": (106, 84),
-    "mixed": (117, 75),
+    "mixed": (118, 75),
+    "chuanyu": (130, 82),
 }
 NON_STEPS = frozenset({"JOURNEY", "POLICY", "UNKNOWN"})
 

@@ -21,6 +21,9 @@ POLICY = "POLICY"
 
 STEP_PHRASES: Phrases = {
     "GUIDE": (
+        # instructions nobody can follow
+        ("没看懂", 0.9),
+        ("看不懂", 0.9),
         # typos and the different answers of several people (转了三个人，每个人说的都不一样)
         ("指难", 1.0),
         ("每个人说的", 0.9),
@@ -75,7 +78,7 @@ STEP_PHRASES: Phrases = {
         ("没有提前说", 0.9),
         ("不一次说完", 0.9),
         ("没一次说完", 0.9),
-        ("客服", 0.9),
+        ("客服", 0.5),
         ("电话咨询", 1.0),
         ("打电话问", 0.9),
         ("电话打不通", 0.8),
@@ -242,6 +245,11 @@ STEP_PHRASES: Phrases = {
         ("填错", 0.7),
     ),
     "SUBMIT": (
+        # uploading
+        ("传上去", 0.9),
+        ("传材料", 1.0),
+        ("确认提交", 0.8),
+        ("提示材料不完整", 1.0),
         # the attachments the system lost or refused
         ("请勿重复提交", 0.8),
         ("附件一个都没", 0.9),
@@ -398,6 +406,9 @@ STEP_PHRASES: Phrases = {
         ("还要原件", 0.5),
     ),
     "DATA_SHARE": (
+        # records the system cannot find
+        ("没得记录", 1.0),
+        ("识别不到", 0.6),
         # a data lookup between systems failing
         ("接口", 0.8),
         ("接口调用", 1.0),
@@ -1545,6 +1556,10 @@ REASON_PHRASES: Phrases = {
         ("干等", 0.5),
     ),
     "SYSTEM_ERROR": (
+        # the system misbehaving
+        ("乱码", 1.0),
+        ("报错500", 1.0),
+        ("识别不到", 0.6),
         # the system misbehaving or refusing what it should take
         ("请勿重复提交", 1.0),
         ("页面全清空", 1.0),

@@ -54,6 +54,10 @@ NEAR = 12  # characters before a match that `not_near` also looks at
 _RESULTS = r"(证件|身份证|驾驶证|驾照|执照|户口本|户口簿|结婚证|社保卡|新证|证书|卡片)"
 
 
+# Records that do not arrive are a data lookup (DATA_SHARE), not a hand-off of papers.
+_RESULTS_OR_RECORDS = _RESULTS[:-1] + "|记录|数据)"
+
+
 class Story(NamedTuple):
     """One kind of complaint that spans clauses."""
 
@@ -322,8 +326,8 @@ STORIES: tuple[Story, ...] = (
     # 指南上根本没写这条: what the guide leaves out is the guide's fault, whatever came next.
     Story(
         "guide_silent",
-        r"(指南|清单|须知)[^。！？!?\n]{0,8}(根本|也|都)?(没写|没有写|没提|没说明|没注明|没列|没说)",
-        ("指清须", "没"),
+        r"(指南|清单|须知|页面写|上面写|写的)[^。！？!?\n]{0,30}(根本|也|都|一个字都|只字)?(没写|没有写|没提|未提|没说明|没注明|没列|没说)",
+        ("指清须页上写", "没未"),
         (("GUIDE", 1.6),),
         (("GUIDE_UNCLEAR", 1.2),),
         (),
@@ -354,8 +358,9 @@ STORIES: tuple[Story, ...] = (
     Story(
         "rules_differ",
         rf"(两边|两地|两个地方|两个省|这边|老家|那边){_S}{{0,30}}(规矩|规定|政策|要求|条件){_S}{{0,6}}(不一样|不同|不一致)"
-        rf"|两套规矩|两套规定|两套政策|待遇期|等待期",
-        ("两这老那待等", "规政要条期"),
+        rf"|两套规矩|两套规定|两套政策|待遇期|等待期"
+        rf"|{_ELSEWHERE}(要求|规定|需要){_S}{{0,24}}{_ELSEWHERE}(不要|不用|不需要|没这个要求)",
+        ("两这老那待等北天河山内辽吉黑上江浙安福山湖广海重四贵云西陕甘青宁新外省原户异对迁转参", "规政要条期需"),
         ((POLICY, 1.4),),
         (("POLICY_DIFFERENCE", 1.0),),
         (),
@@ -453,6 +458,79 @@ STORIES: tuple[Story, ...] = (
         (("SYSTEM_ERROR", 0.8),),
         (),
         ("REVIEW", "DECIDE"),
+    ),
+    # 已受理三天了，后面就没动过: accepted, and the review never started.
+    Story(
+        "stuck_after_intake",
+        rf"(已受理|受理了|受理后|受理完){_S}{{0,20}}(就没动|没动过|没动静|没变过|没有变化|一直没|就没|没人管)",
+        ("受", "没"),
+        (("REVIEW", 1.2),),
+        (("DELAY", 1.0),),
+        (),
+        ("ACCEPT", "APPLY", "NOTIFY"),
+    ),
+    # 转出地已发起，转入地那头一点动静都没有: the hand-off, told by its two ends.
+    Story(
+        "handoff_lost",
+        rf"(转出|发起|已转出|寄出|推送|发出){_S}{{0,30}}(转入地|迁入地|那头|那边|对方){_S}{{0,10}}"
+        r"(没动静|没反应|没有动静|动静都没|没消息|一点动静)",
+        ("转发寄推", "没动"),
+        (("TRANSFER", 1.5),),
+        (("DELAY", 0.6),),
+        (),
+        ("ACCEPT", "SUBMIT", "NOTIFY", "DATA_SHARE"),
+    ),
+    # Each side's answer the opposite of the other's.
+    Story(
+        "back_and_forth",
+        rf"(两边|两地|两个部门|两家){_S}{{0,8}}(说法|答复|回答|口径){_S}{{0,6}}(相反|矛盾|打架)",
+        ("两", "相矛打"),
+        ((JOURNEY, 1.3),),
+        (("BUCK_PASSING", 1.0),),
+        (),
+        ("ACCEPT", "TRANSFER", "GUIDE"),
+    ),
+    # 窗口说要先去四川开个未落户证明: a proof the other province's records should have given.
+    Story(
+        "proof_from_elsewhere",
+        rf"(回|去|到){_ELSEWHERE}{_S}{{0,6}}(开|打印|打|办)(个|一个|张|一张)?{_S}{{0,8}}(证明|凭证|记录)",
+        ("回去到", "开打办", "证凭记"),
+        (("DATA_SHARE", 1.2),),
+        (("DATA_NOT_SHARED", 1.0),),
+        (),
+        ("ACCEPT", "SUBMIT", "VERIFY", "GUIDE"),
+    ),
+    # A record missing years paid in another province.
+    Story(
+        "record_elsewhere",
+        rf"(少了|缺了|漏了|没有){_S}{{0,10}}{_ELSEWHERE}{_S}{{0,10}}(交的|缴的|那几年|那两年|的记录|参保)",
+        ("少缺漏没", "交缴年记参"),
+        (("DATA_SHARE", 1.3),),
+        (("DATA_NOT_SHARED", 1.0),),
+        ("handoff_lost",),
+        setting=("SUBMIT", "ACCEPT", "GUIDE", "PAYMENT", "DELIVER"),
+    ),
+    # The money arrived, the status still says in progress.
+    Story(
+        "status_contradicts",
+        r"(早就|已经|早已)(到账|办好|办完|批了|通过|收到)[^。！？!?\n]{0,20}(状态|显示|上面|app上|页面)"
+        r"[^。！？!?\n]{0,6}(还是|仍是|还显示|依然|还在)[^。！？!?\n]{0,4}(受理中|审核中|办理中|处理中|未)",
+        ("早已", "还仍依"),
+        (("NOTIFY", 1.5),),
+        (("SYSTEM_ERROR", 0.8),),
+        (),
+        ("REVIEW", "DECIDE", "TRANSFER", "ACCEPT"),
+    ),
+    # Conditions set for people from other provinces (外省户口要居住证): the province's rules.
+    Story(
+        "outsider_condition",
+        r"(外省户口|外地户口|非本地户口|外地人|外省人|外省的|不是这里的人|不是本地人)[^。！？!?\n]{0,30}"
+        r"(要|需要|必须|得)(提供|有|满|先办)",
+        ("外非不", "要需必得"),
+        ((POLICY, 1.2),),
+        (("POLICY_DIFFERENCE", 1.0),),
+        (),
+        ("ACCEPT", "SUBMIT", "DECIDE"),
     ),
 )
 
