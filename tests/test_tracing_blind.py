@@ -20,7 +20,7 @@ BLIND = Path(__file__).parent / "data" / "blind"
 # set: (primary steps right, reasons right) at the last change of the rules; raise them when they improve.
 FLOORS = {
     "app": (126, 100),
-    "hotline": (96, 75),
+    "hotline": (97, 76),
     "window": (113, 80),
     "sarcasm": (106, 84),
     "mixed": (118, 75),

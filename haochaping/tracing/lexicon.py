@@ -659,6 +659,9 @@ STEP_PHRASES: Phrases = {
         ("不出证", 0.9),
     ),
     "PAYMENT": (
+        ("缴费入口", 1.0),
+        ("交个费", 0.9),
+        ("补缴", 0.7),
         # money taken
         ("钱扣了", 0.9),
         ("扣了钱", 0.9),
@@ -2273,6 +2276,12 @@ VAGUE = (
 )
 # Words that contain a marker but are not one; listing them stops the marker matching inside.
 NEUTRAL = (
+    # 社保 contributions, not paying for the service
+    "参保缴费",
+    "连续缴费",
+    "正常缴费",
+    "缴费基数",
+    "缴费月数",
     "不但",
     "但凡",
     "不是说",

@@ -284,9 +284,13 @@ STORIES: tuple[Story, ...] = (
     # Money paid once and asked for again, a payment that does not go through.
     Story(
         "payment_failed",
-        r"(交|缴|付)了?.{0,6}(钱|费)|(钱|费用|工本费).{0,6}(交|缴|付)了|扫码.{0,6}(付|支付|缴|交)|订单超时|"
-        r"现金不收|不收现金|只能扫码",
-        ("钱费码订现扫",),
+        # Paying for the service and something going wrong with it; 缴费 alone in 社保 stories is the
+        # contributions (缴费年限, 中断缴费), not a payment step.
+        r"(交|缴|付)了[^。！？!?\n]{0,6}(钱|费)[^。！？!?\n]{0,24}(又|再|两次|重复|没|未|不|退)"
+        r"|(钱|费用|工本费)[^。！？!?\n]{0,6}(交|缴|付)了[^。！？!?\n]{0,24}(又|再|两次|重复|没|未|不|退)"
+        r"|扫码.{0,6}(付|支付|缴|交)|订单超时|现金不收|不收现金|只收现金|只能扫码|只能现金"
+        r"|(缴|交|付)(不了|不上|不进去)|(交钱|交费|缴费|付钱)的(地方|窗口)",
+        ("钱费码订现扫缴交付",),
         (("PAYMENT", 1.1),),
         (),
     ),
