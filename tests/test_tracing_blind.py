@@ -24,7 +24,7 @@ FLOORS = {
     "window": (113, 80),
     "sarcasm": (106, 84),
     "mixed": (118, 75),
-    "north": (103, 72),
+    "north": (104, 73),
     "chuanyu": (130, 82),
 }
 NON_STEPS = frozenset({"JOURNEY", "POLICY", "UNKNOWN"})
