@@ -464,9 +464,10 @@ def _measure(
     end_s = completion.at_us / 1e6 if completion is not None else as_of_s
     working_days: float | None = None
     if end_s is not None:
-        working_days = between(started.at_us / 1e6, end_s)
         if _reopened(mine):
             working_days = _episode_days(mine, started, between, end_s)
+        else:
+            working_days = between(started.at_us / 1e6, end_s)
         if returns:
             working_days = max(0.0, working_days - _paused_days(mine, between, end_s))
 

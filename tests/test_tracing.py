@@ -181,7 +181,7 @@ def test_a_vague_rating_is_traced_to_the_step_the_portal_collected_it_at(channel
         assert attribution.step == step, (channel, comment)
         assert f"portal_step:{step}" in attribution.evidence
         assert attribution.responsible is not None
-        assert attribution.responsible.role == ROLE_IN_PROXY_MODE.get(step, attribution.responsible.role)
+        assert attribution.responsible.role == ROLE_IN_PROXY_MODE[step]
         assert attribution.confidence > 0.0
 
 

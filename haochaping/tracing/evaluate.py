@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from haochaping.catalog import Catalog, default_catalog
 from haochaping.decoding import Rejection, decode_event
@@ -107,8 +108,8 @@ def load(path: Path) -> list[LabelledRating]:
     return items
 
 
-def _expected(wanted: dict[str, object]) -> Expected:
-    accepted = tuple(str(step) for step in wanted.get("steps") or ())  # type: ignore[attr-defined]
+def _expected(wanted: Mapping[str, Any]) -> Expected:
+    accepted = tuple(str(step) for step in wanted.get("steps") or ())
     step = wanted.get("step", accepted[0] if accepted else None)
     return Expected(
         None if step is None else str(step),
